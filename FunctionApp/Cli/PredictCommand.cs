@@ -1,0 +1,98 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using FunctionApp.Inference;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FunctionApp.Cli;
+
+/// <summary><c>predict IMAGE... [--model DIR] [--top K] [--json]</c></summary>
+internal static class PredictCommand
+{
+    private static readonly string[] Header = ["IMAGE", "RANK", "LABEL", "SCORE", "MS"];
+
+    public static Command Create()
+    {
+        var images = new Argument<FileInfo[]>("images") { Description = "Image files (JPEG, PNG, BMP, GIF or WebP).", Arity = ArgumentArity.OneOrMore };
+        var model = new Option<string?>("--model", "-m") { Description = "A model package folder; defaults to the default model." };
+        var top = new Option<int>("--top", "-k") { Description = "How many labels to show per image.", DefaultValueFactory = _ => 5 };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        top.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+                r.AddError("--top must be at least 1.");
+        });
+
+        var command = new Command("predict", "Classify images and print the top labels.") { images, model, top, json };
+        command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
+        {
+            using var host = CommandLineApp.BuildHost(parse);
+            var entry = CommandLineApp.ResolveModel(host.Services, parse.GetValue(model));
+            var classifier = host.Services.GetRequiredService<ImageClassifier>();
+            var files = parse.GetValue(images)!;
+            var results = new List<ImagePrediction>();
+            string version = entry.Version;
+            foreach (var chunk in files.Chunk(32))
+            {
+                var batch = new List<NamedImage>();
+                foreach (var file in chunk)
+                {
+                    if (!file.Exists)
+                    {
+                        results.Add(new ImagePrediction(file.Name, null, null, null, $"{file.FullName} does not exist."));
+                        continue;
+                    }
+
+                    batch.Add(new NamedImage(file.Name, await File.ReadAllBytesAsync(file.FullName, ct)));
+                }
+
+                if (batch.Count == 0)
+                    continue;
+                var result = await classifier.ClassifyBatchAsync(batch, entry, parse.GetValue(top), ct);
+                version = result.Version;
+                results.AddRange(result.Images);
+            }
+
+            var answer = new PredictionResult(entry.Name, version, results);
+            if (parse.GetValue(json))
+                await output.WriteLineAsync(JsonSerializer.Serialize(answer, CliJson.Options));
+            else
+                await WriteTableAsync(output, answer);
+
+            foreach (var failed in results.Where(r => !r.Succeeded))
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"error: {failed.Name}: {failed.Error}");
+            return results.All(r => r.Succeeded) ? 0 : 1;
+        }));
+        return command;
+    }
+
+    private static async Task WriteTableAsync(TextWriter output, PredictionResult result)
+    {
+        await output.WriteLineAsync($"Model {result.Model} version {result.Version}");
+        var rows = new List<string[]> { Header };
+        foreach (var image in result.Images)
+        {
+            if (image.Top is null)
+            {
+                rows.Add([image.Name ?? "-", "-", "(error)", "-", "-"]);
+                continue;
+            }
+
+            var ms = image.Timings is { } t ? (t.DecodeMs + t.PreprocessMs + t.InferenceMs).ToString("F1", CultureInfo.InvariantCulture) : "-";
+            for (int i = 0; i < image.Top.Count; i++)
+            {
+                var label = image.Top[i];
+                rows.Add([i == 0 ? image.Name ?? "-" : string.Empty, (i + 1).ToString(CultureInfo.InvariantCulture), label.Label, label.Score.ToString("F4", CultureInfo.InvariantCulture), i == 0 ? ms : string.Empty]);
+            }
+        }
+
+        var widths = Enumerable.Range(0, 5).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (var row in rows)
+            await output.WriteLineAsync(string.Join("  ", row.Select((cell, c) => c is 1 or 3 or 4 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd());
+    }
+}
+
+internal static class CliJson
+{
+    public static JsonSerializerOptions Options { get; } = ModelManifest.SerializerOptions;
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using SkiaSharp;
+
+namespace FunctionApp.Imaging;
+
+/// <summary>Time spent turning encoded bytes into a tensor.</summary>
+public readonly record struct PreprocessTimings(TimeSpan Decode, TimeSpan Preprocess);
+
+/// <summary>
+/// The preprocessing suite: decode (scaled where the codec can), apply EXIF orientation, composite
+/// transparency over white, resize or resize-and-crop, then write a normalised tensor as the model's
+/// manifest describes. Every path that feeds a model goes through here.
+/// </summary>
+public sealed class ImagePreprocessor(ImageDecoder decoder)
+{
+    private static readonly SKSamplingOptions Bilinear = new(SKFilterMode.Linear, SKMipmapMode.None);
+    private static readonly SKSamplingOptions BilinearMipmapped = new(SKFilterMode.Linear, SKMipmapMode.Linear);
+
+    public ImageDecoder Decoder => decoder;
+
+    /// <summary>Decodes and preprocesses an image into a new tensor of <see cref="PreprocessingSpec.TensorLength"/> floats.</summary>
+    /// <exception cref="ImageInputException">The image breaks a limit or cannot be decoded.</exception>
+    public float[] Preprocess(ReadOnlySpan<byte> encoded, PreprocessingSpec spec, out PreprocessTimings timings)
+    {
+        var tensor = new float[spec.TensorLength];
+        Preprocess(encoded, spec, tensor, out timings);
+        return tensor;
+    }
+
+    /// <summary>Decodes and preprocesses an image into <paramref name="destination"/>.</summary>
+    /// <exception cref="ImageInputException">The image breaks a limit or cannot be decoded.</exception>
+    public void Preprocess(ReadOnlySpan<byte> encoded, PreprocessingSpec spec, Span<float> destination, out PreprocessTimings timings)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (destination.Length != spec.TensorLength)
+            throw new ArgumentException($"The destination holds {destination.Length} floats; the spec needs {spec.TensorLength}.", nameof(destination));
+
+        long start = Stopwatch.GetTimestamp();
+        using var image = decoder.Open(encoded);
+        using var decoded = DecodeFor(image, spec);
+        long decodedAt = Stopwatch.GetTimestamp();
+        using var rendered = Render(decoded, spec);
+        WriteTensor(rendered, spec, destination);
+        timings = new PreprocessTimings(Stopwatch.GetElapsedTime(start, decodedAt), Stopwatch.GetElapsedTime(decodedAt));
+    }
+
+    /// <summary>Decodes and renders an image at the model's input size (for previews and stored preprocessed images).</summary>
+    public SKBitmap Render(ReadOnlySpan<byte> encoded, PreprocessingSpec spec)
+    {
+        using var image = decoder.Open(encoded);
+        using var decoded = DecodeFor(image, spec);
+        return Render(decoded, spec);
+    }
+
+    /// <summary>Decodes no larger than the resize step needs.</summary>
+    public static SKBitmap DecodeFor(EncodedImage image, PreprocessingSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Resize == ResizeMode.Stretch)
+            return image.Decode(spec.Width, spec.Height);
+
+        double scale = (double)spec.ResizeShorterSide / Math.Min(image.Width, image.Height);
+        return image.Decode((int)Math.Ceiling(image.Width * scale), (int)Math.Ceiling(image.Height * scale));
+    }
+
+    /// <summary>Resizes (and crops) an upright decoded image to the spec's size, over a white background.</summary>
+    public static SKBitmap Render(SKBitmap decoded, PreprocessingSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(decoded);
+        ArgumentNullException.ThrowIfNull(spec);
+        var source = SourceRect(decoded.Width, decoded.Height, spec);
+        var target = new SKBitmap(new SKImageInfo(spec.Width, spec.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        decoded.SetImmutable();
+        using var image = SKImage.FromBitmap(decoded);
+        using var canvas = new SKCanvas(target);
+        canvas.Clear(SKColors.White);
+        bool strongDownscale = source.Width >= 2f * spec.Width || source.Height >= 2f * spec.Height;
+        canvas.DrawImage(image, source, new SKRect(0, 0, spec.Width, spec.Height), strongDownscale ? BilinearMipmapped : Bilinear);
+        canvas.Flush();
+        return target;
+    }
+
+    /// <summary>The part of the source that maps onto the output: all of it, or the centre crop.</summary>
+    public static SKRect SourceRect(int width, int height, PreprocessingSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Resize == ResizeMode.Stretch)
+            return new SKRect(0, 0, width, height);
+
+        float scale = (float)spec.ResizeShorterSide / Math.Min(width, height);
+        float cropW = Math.Min(width, spec.Width / scale);
+        float cropH = Math.Min(height, spec.Height / scale);
+        float left = (width - cropW) / 2f;
+        float top = (height - cropH) / 2f;
+        return new SKRect(left, top, left + cropW, top + cropH);
+    }
+
+    /// <summary>Writes an opaque RGBA bitmap of the spec's size as a normalised tensor.</summary>
+    public static void WriteTensor(SKBitmap rendered, PreprocessingSpec spec, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(rendered);
+        ArgumentNullException.ThrowIfNull(spec);
+        int pixels = spec.Width * spec.Height;
+        if (rendered.Width != spec.Width || rendered.Height != spec.Height || rendered.ColorType != SKColorType.Rgba8888)
+            throw new ArgumentException("The bitmap must be RGBA at the spec's size.", nameof(rendered));
+        if (destination.Length != 3 * pixels)
+            throw new ArgumentException("The destination has the wrong length.", nameof(destination));
+
+        // value = (byte * pixelScale - mean) / std, folded into one multiply-add per channel.
+        float unit = spec.PixelScale == PixelScale.Unit ? 1f / 255f : 1f;
+        Span<float> multiply = stackalloc float[3];
+        Span<float> add = stackalloc float[3];
+        for (int c = 0; c < 3; c++)
+        {
+            multiply[c] = unit / spec.Std[c];
+            add[c] = -spec.Mean[c] / spec.Std[c];
+        }
+
+        // Tensor channel c reads RGBA byte offset sourceOffset[c].
+        Span<int> sourceOffset = spec.ChannelOrder == ChannelOrder.Rgb ? [0, 1, 2] : [2, 1, 0];
+        var rgba = rendered.GetPixelSpan();
+
+        if (spec.Layout == TensorLayout.Nchw)
+        {
+            for (int c = 0; c < 3; c++)
+            {
+                var plane = destination.Slice(c * pixels, pixels);
+                int offset = sourceOffset[c];
+                float m = multiply[c], a = add[c];
+                for (int i = 0; i < pixels; i++)
+                    plane[i] = rgba[(i * 4) + offset] * m + a;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < pixels; i++)
+            {
+                for (int c = 0; c < 3; c++)
+                    destination[(i * 3) + c] = rgba[(i * 4) + sourceOffset[c]] * multiply[c] + add[c];
+            }
+        }
+    }
+}

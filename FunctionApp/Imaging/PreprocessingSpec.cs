@@ -1,0 +1,91 @@
+using System.Text.Json.Serialization;
+
+namespace FunctionApp.Imaging;
+
+/// <summary>
+/// How a decoded image becomes a model's input tensor: size, resize mode, layout, channel order,
+/// pixel scale and per-channel normalisation. One spec serves every path (CLI, HTTP, blob, training).
+/// </summary>
+public sealed record PreprocessingSpec
+{
+    public required int Width { get; init; }
+    public required int Height { get; init; }
+    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
+    public ChannelOrder ChannelOrder { get; init; } = ChannelOrder.Rgb;
+    public PixelScale PixelScale { get; init; } = PixelScale.Unit;
+
+    /// <summary>Per-channel mean, in the tensor's channel order, subtracted after scaling.</summary>
+    public IReadOnlyList<float> Mean { get; init; } = [0f, 0f, 0f];
+
+    /// <summary>Per-channel standard deviation, in the tensor's channel order, divided after the mean.</summary>
+    public IReadOnlyList<float> Std { get; init; } = [1f, 1f, 1f];
+
+    public ResizeMode Resize { get; init; } = ResizeMode.Stretch;
+
+    /// <summary>
+    /// With <see cref="ResizeMode.CenterCrop"/>: the length the shorter side is resized to before the
+    /// centre crop (for example 256 for a 224 crop). Defaults to the larger of width and height.
+    /// </summary>
+    public int? ShorterSide { get; init; }
+
+    [JsonIgnore]
+    public int ResizeShorterSide => ShorterSide ?? Math.Max(Width, Height);
+
+    [JsonIgnore]
+    public int TensorLength => 3 * Width * Height;
+
+    /// <summary>Returns the problems with this spec, or none.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (Width is < 1 or > 4096 || Height is < 1 or > 4096)
+            yield return $"preprocessing width and height must be between 1 and 4096 (got {Width}x{Height})";
+        if (Mean.Count != 3)
+            yield return $"preprocessing.mean must have 3 values, one per channel (got {Mean.Count})";
+        if (Std.Count != 3)
+            yield return $"preprocessing.std must have 3 values, one per channel (got {Std.Count})";
+        else if (Std.Any(s => !(s > 0f) || float.IsInfinity(s)))
+            yield return "preprocessing.std values must be positive and finite";
+        if (Resize == ResizeMode.CenterCrop && ResizeShorterSide < Math.Max(Width, Height))
+            yield return $"preprocessing.shorterSide ({ResizeShorterSide}) must be at least the crop size ({Math.Max(Width, Height)})";
+    }
+}
+
+public enum TensorLayout
+{
+    [JsonStringEnumMemberName("NCHW")]
+    Nchw,
+
+    [JsonStringEnumMemberName("NHWC")]
+    Nhwc,
+}
+
+public enum ChannelOrder
+{
+    [JsonStringEnumMemberName("RGB")]
+    Rgb,
+
+    [JsonStringEnumMemberName("BGR")]
+    Bgr,
+}
+
+public enum PixelScale
+{
+    /// <summary>Pixels as 0..1 (byte / 255).</summary>
+    [JsonStringEnumMemberName("0-1")]
+    Unit,
+
+    /// <summary>Pixels as 0..255.</summary>
+    [JsonStringEnumMemberName("0-255")]
+    Byte,
+}
+
+public enum ResizeMode
+{
+    /// <summary>Resize to exactly width x height, ignoring aspect ratio.</summary>
+    [JsonStringEnumMemberName("stretch")]
+    Stretch,
+
+    /// <summary>Resize the shorter side to <see cref="PreprocessingSpec.ShorterSide"/>, then crop the centre.</summary>
+    [JsonStringEnumMemberName("center-crop")]
+    CenterCrop,
+}

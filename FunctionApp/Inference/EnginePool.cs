@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML;
+
+namespace FunctionApp.Inference;
+
+/// <summary>
+/// The process-wide home of one model version. The pipeline is built lazily on first use; concurrent
+/// first callers wait for a single load; a failed load is reported to its callers and tried again on a
+/// later call. The pipeline (and its ONNX Runtime session) is shared, while the prediction engines,
+/// which are not thread-safe, are pooled up to <see cref="EnginePoolOptions.MaxEngines"/>.
+/// </summary>
+public sealed partial class EnginePool : IAsyncDisposable
+{
+    private readonly Func<InferencePipeline> _load;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _loadLock = new(1, 1);
+    private readonly SemaphoreSlim _slots;
+    private readonly ConcurrentBag<PredictionEngine<TensorInput, ScoresOutput>> _idle = [];
+    private readonly int _maxEngines;
+    private volatile InferencePipeline? _pipeline;
+    private int _loadAttempts;
+    private int _enginesCreated;
+    private TimeSpan? _loadTime;
+    private TimeSpan? _firstPredictionTime;
+    private DateTimeOffset? _loadedAt;
+    private string? _lastError;
+    private volatile bool _loading;
+    private bool _disposed;
+
+    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Model = model;
+        Version = version;
+        _load = load;
+        _logger = logger;
+        _maxEngines = options.MaxEngines;
+        _slots = new SemaphoreSlim(_maxEngines, _maxEngines);
+    }
+
+    public string Model { get; }
+    public string Version { get; }
+    public int MaxEngines => _maxEngines;
+
+    /// <summary>How many prediction engines exist (idle or in use).</summary>
+    public int EngineCount => Volatile.Read(ref _enginesCreated);
+
+    public bool IsLoaded => _pipeline is not null;
+
+    public ColdStartFacts ColdStart => new(
+        _pipeline is not null ? ModelLoadState.Loaded : _loading ? ModelLoadState.Loading : _lastError is not null ? ModelLoadState.Failed : ModelLoadState.NotLoaded,
+        Volatile.Read(ref _loadAttempts),
+        _loadTime,
+        _firstPredictionTime,
+        _loadedAt,
+        _lastError);
+
+    /// <summary>Returns the loaded pipeline, loading it first if no caller has yet.</summary>
+    /// <exception cref="ModelLoadException">Loading failed; the next call tries again.</exception>
+    public async ValueTask<InferencePipeline> GetPipelineAsync(CancellationToken cancellationToken = default)
+    {
+        if (_pipeline is { } ready)
+            return ready;
+
+        await _loadLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_pipeline is { } loaded)
+                return loaded;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+
+            Interlocked.Increment(ref _loadAttempts);
+            _loading = true;
+            long start = Stopwatch.GetTimestamp();
+            try
+            {
+                // Loading is CPU and disk bound; keep it off the caller's context.
+                var pipeline = await Task.Run(_load, cancellationToken);
+                _loadTime = Stopwatch.GetElapsedTime(start);
+                _loadedAt = DateTimeOffset.UtcNow;
+                _lastError = null;
+                _pipeline = pipeline;
+                LogLoaded(Model, Version, _loadTime.Value.TotalMilliseconds);
+                return pipeline;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                _lastError = ex.Message;
+                LogLoadFailed(ex, Model, Version, ex.Message);
+                throw new ModelLoadException(Model, Version, ex.Message, ex);
+            }
+            finally
+            {
+                _loading = false;
+            }
+        }
+        finally
+        {
+            _loadLock.Release();
+        }
+    }
+
+    /// <summary>Scores one preprocessed tensor on a pooled engine; waits while every engine is busy.</summary>
+    public async ValueTask<float[]> ScoreAsync(float[] tensor, CancellationToken cancellationToken = default)
+    {
+        var pipeline = await GetPipelineAsync(cancellationToken);
+        await _slots.WaitAsync(cancellationToken);
+        PredictionEngine<TensorInput, ScoresOutput>? engine = null;
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_idle.TryTake(out engine))
+            {
+                engine = pipeline.CreateEngine();
+                Interlocked.Increment(ref _enginesCreated);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            var output = new ScoresOutput();
+            engine.Predict(new TensorInput { Pixels = tensor }, ref output);
+            if (_firstPredictionTime is null)
+            {
+                _firstPredictionTime = Stopwatch.GetElapsedTime(start);
+                LogFirstPrediction(Model, Version, _firstPredictionTime.Value.TotalMilliseconds);
+            }
+
+            return output.Scores;
+        }
+        finally
+        {
+            if (engine is not null)
+                _idle.Add(engine);
+            _slots.Release();
+        }
+    }
+
+    /// <summary>Scores many tensors through the pipeline as one data view; takes one engine slot.</summary>
+    public async ValueTask<IReadOnlyList<float[]>> ScoreBatchAsync(IReadOnlyList<float[]> tensors, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (tensors.Count == 1)
+            return [await ScoreAsync(tensors[0], cancellationToken)];
+
+        var pipeline = await GetPipelineAsync(cancellationToken);
+        await _slots.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return pipeline.ScoreBatch(tensors, cancellationToken);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <summary>Waits for in-flight predictions to return their engines, then releases the model.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _loadLock.WaitAsync();
+        try
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
+        finally
+        {
+            _loadLock.Release();
+        }
+
+        for (int i = 0; i < _maxEngines; i++)
+            await _slots.WaitAsync();
+
+        while (_idle.TryTake(out var engine))
+            engine.Dispose();
+        _pipeline?.Dispose();
+        _pipeline = null;
+        _slots.Dispose();
+        _loadLock.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Model} version {Version} in {LoadMs:F0} ms")]
+    private partial void LogLoaded(string model, string version, double loadMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not load model {Model} version {Version}: {Reason}")]
+    private partial void LogLoadFailed(Exception exception, string model, string version, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "First prediction of model {Model} version {Version} took {FirstPredictionMs:F1} ms")]
+    private partial void LogFirstPrediction(string model, string version, double firstPredictionMs);
+}

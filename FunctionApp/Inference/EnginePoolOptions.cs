@@ -1,0 +1,16 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FunctionApp.Inference;
+
+/// <summary>Engine pool settings (configuration section <c>EnginePool</c>).</summary>
+public sealed class EnginePoolOptions
+{
+    public const string SectionName = "EnginePool";
+
+    /// <summary>
+    /// Most prediction engines per model version, and so most concurrent inferences; callers beyond it
+    /// wait. Engines are small (they share the model), but each runs on the shared ONNX session's threads.
+    /// </summary>
+    [Range(1, 256)]
+    public int MaxEngines { get; set; } = 4;
+}

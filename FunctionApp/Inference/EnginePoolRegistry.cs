@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionApp.Inference;
+
+/// <summary>
+/// One <see cref="EnginePool"/> per model version for the whole process. Creating a pool is free; the
+/// model loads when the pool is first used.
+/// </summary>
+public sealed class EnginePoolRegistry(
+    IOptions<EnginePoolOptions> poolOptions,
+    IOptions<OnnxRuntimeOptions> runtimeOptions,
+    ILoggerFactory loggerFactory) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<EnginePool>> _pools = new(StringComparer.Ordinal);
+
+    /// <summary>The pool for a model version's package folder.</summary>
+    public EnginePool GetPool(ModelEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var key = Path.GetFullPath(entry.Directory);
+        return _pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
+            entry.Name,
+            entry.Version,
+            () => InferencePipeline.Create(ModelPackage.Open(key), runtimeOptions.Value),
+            poolOptions.Value,
+            loggerFactory.CreateLogger<EnginePool>()))).Value;
+    }
+
+    /// <summary>The pools created so far, loaded or not.</summary>
+    public IReadOnlyCollection<EnginePool> Pools => _pools.Values.Where(p => p.IsValueCreated).Select(p => p.Value).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var pool in _pools.Values.Where(p => p.IsValueCreated))
+            await pool.Value.DisposeAsync();
+        _pools.Clear();
+    }
+}

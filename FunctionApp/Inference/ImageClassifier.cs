@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using FunctionApp.Imaging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionApp.Inference;
+
+/// <summary>Time spent per stage for one image, in milliseconds.</summary>
+public sealed record StageTimings(double DecodeMs, double PreprocessMs, double InferenceMs);
+
+/// <summary>The answer for one image: its top labels, or why it could not be classified.</summary>
+public sealed record ImagePrediction(string? Name, IReadOnlyList<LabelScore>? Top, StageTimings? Timings, ImageInputError? ErrorKind = null, string? Error = null)
+{
+    public bool Succeeded => Top is not null;
+}
+
+/// <summary>Answers for one or more images from one model version.</summary>
+public sealed record PredictionResult(string Model, string Version, IReadOnlyList<ImagePrediction> Images);
+
+/// <summary>An encoded image and the name it goes by (file name, form field, blob name).</summary>
+public sealed record NamedImage(string? Name, ReadOnlyMemory<byte> Data);
+
+/// <summary>
+/// The one code path from encoded image bytes to ranked labels, used by every door: the CLI, the HTTP
+/// functions, the self-hosted server and the blob processors.
+/// </summary>
+public sealed class ImageClassifier(
+    ModelCatalog catalog,
+    EnginePoolRegistry pools,
+    ImagePreprocessor preprocessor,
+    IOptions<PredictionOptions> options)
+{
+    private readonly PredictionOptions _options = options.Value;
+
+    /// <summary>Classifies one image with a model from the catalog.</summary>
+    /// <exception cref="ModelNotFoundException">No such model or version.</exception>
+    /// <exception cref="ModelLoadException">The model could not be loaded.</exception>
+    /// <exception cref="ImageInputException">The image breaks a limit or cannot be decoded.</exception>
+    public Task<PredictionResult> ClassifyAsync(NamedImage image, string? model = null, string? version = null, int? topK = null, CancellationToken cancellationToken = default) =>
+        ClassifyAsync(image, catalog.Resolve(model, version), topK, cancellationToken);
+
+    /// <inheritdoc cref="ClassifyAsync(NamedImage, string?, string?, int?, CancellationToken)"/>
+    public async Task<PredictionResult> ClassifyAsync(NamedImage image, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        int k = ResolveTopK(topK);
+        var pool = pools.GetPool(entry);
+        var pipeline = await pool.GetPipelineAsync(cancellationToken);
+        var manifest = pipeline.Package.Manifest;
+
+        var tensor = preprocessor.Preprocess(image.Data.Span, manifest.Preprocessing, out var prep);
+        long start = Stopwatch.GetTimestamp();
+        var scores = await pool.ScoreAsync(tensor, cancellationToken);
+        var inference = Stopwatch.GetElapsedTime(start);
+
+        var top = ScorePostprocessor.Rank(scores, manifest.Scores, pipeline.Package.Labels, k);
+        var timings = new StageTimings(prep.Decode.TotalMilliseconds, prep.Preprocess.TotalMilliseconds, inference.TotalMilliseconds);
+        return new PredictionResult(pool.Model, pool.Version, [new ImagePrediction(image.Name, top, timings)]);
+    }
+
+    /// <summary>
+    /// Classifies many images as one batch: decoding and preprocessing run in parallel, inference runs
+    /// once over every image that decoded. An image that cannot be used gets an error entry; the others
+    /// are still answered.
+    /// </summary>
+    public async Task<PredictionResult> ClassifyBatchAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count > _options.MaxBatchImages)
+            throw new ArgumentException($"{images.Count} images is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(images));
+        int k = ResolveTopK(topK);
+        var pool = pools.GetPool(entry);
+        var pipeline = await pool.GetPipelineAsync(cancellationToken);
+        var manifest = pipeline.Package.Manifest;
+
+        var tensors = new float[]?[images.Count];
+        var prep = new PreprocessTimings[images.Count];
+        var errors = new ImageInputException?[images.Count];
+        await Parallel.ForAsync(0, images.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, (i, _) =>
+        {
+            try
+            {
+                tensors[i] = preprocessor.Preprocess(images[i].Data.Span, manifest.Preprocessing, out prep[i]);
+            }
+            catch (ImageInputException ex)
+            {
+                errors[i] = ex;
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        var valid = Enumerable.Range(0, images.Count).Where(i => tensors[i] is not null).ToArray();
+        long start = Stopwatch.GetTimestamp();
+        var scores = valid.Length == 0 ? [] : await pool.ScoreBatchAsync(valid.Select(i => tensors[i]!).ToArray(), cancellationToken);
+        double perImageMs = valid.Length == 0 ? 0 : Stopwatch.GetElapsedTime(start).TotalMilliseconds / valid.Length;
+
+        var results = new ImagePrediction[images.Count];
+        for (int i = 0; i < images.Count; i++)
+        {
+            if (errors[i] is { } error)
+                results[i] = new ImagePrediction(images[i].Name, null, null, error.Error, error.Message);
+        }
+
+        for (int j = 0; j < valid.Length; j++)
+        {
+            int i = valid[j];
+            var top = ScorePostprocessor.Rank(scores[j], manifest.Scores, pipeline.Package.Labels, k);
+            results[i] = new ImagePrediction(images[i].Name, top, new StageTimings(prep[i].Decode.TotalMilliseconds, prep[i].Preprocess.TotalMilliseconds, perImageMs));
+        }
+
+        return new PredictionResult(pool.Model, pool.Version, results);
+    }
+
+    private int ResolveTopK(int? topK)
+    {
+        int k = topK ?? _options.DefaultTopK;
+        if (k < 1)
+            throw new ArgumentOutOfRangeException(nameof(topK), k, "top must be at least 1.");
+        return k;
+    }
+}

@@ -1,0 +1,256 @@
+using FunctionApp.Imaging;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Onnx;
+using Onnx;
+
+namespace FunctionApp.Inference;
+
+/// <summary>One preprocessed image: the model's input tensor, flattened.</summary>
+public sealed class TensorInput
+{
+    public float[] Pixels { get; set; } = [];
+}
+
+/// <summary>What the pipeline produces for one image: class scores (or features, for a featurizer).</summary>
+public sealed class ScoresOutput
+{
+    public float[] Scores { get; set; } = [];
+}
+
+/// <summary>
+/// The ML.NET pipeline for one model version: <c>ApplyOnnxModel</c> on the preprocessed tensor, then
+/// either the ONNX output as scores, or an ML.NET head applied to it as <c>Features</c>. The fitted
+/// transformer (and the ONNX Runtime session inside it) is shared by every prediction engine made from
+/// it; single images and batches run through the same transformer.
+/// </summary>
+public sealed class InferencePipeline : IDisposable
+{
+    public const string ScoresColumn = "Scores";
+
+    private readonly MLContext _ml;
+    private readonly TransformerChain<ITransformer> _transformer;
+    private readonly SchemaDefinition _inputSchema;
+
+    private InferencePipeline(ModelPackage package, OnnxSignature signature, MLContext ml, TransformerChain<ITransformer> transformer, SchemaDefinition inputSchema, DataViewType featureType, int outputWidth)
+    {
+        Package = package;
+        Signature = signature;
+        _ml = ml;
+        _transformer = transformer;
+        _inputSchema = inputSchema;
+        FeatureType = featureType;
+        OutputWidth = outputWidth;
+    }
+
+    public ModelPackage Package { get; }
+    public OnnxSignature Signature { get; }
+
+    /// <summary>The ML.NET type of the ONNX output, which a head sees as its <c>Features</c> column.</summary>
+    public DataViewType FeatureType { get; }
+
+    /// <summary>How many scores (or features) one image produces.</summary>
+    public int OutputWidth { get; }
+
+    public MLContext Context => _ml;
+
+    /// <summary>Loads and validates a package and builds its pipeline.</summary>
+    /// <exception cref="ModelPackageException">The package does not match its ONNX graph, head or labels.</exception>
+    public static InferencePipeline Create(ModelPackage package, OnnxRuntimeOptions runtime)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(runtime);
+        var manifest = package.Manifest;
+
+        OnnxSignature signature;
+        try
+        {
+            signature = OnnxSignature.Read(package.OnnxPath);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            throw new ModelPackageException(package.Directory, [$"onnxFile '{manifest.OnnxFile}' is not a readable ONNX model: {ex.Message}"]);
+        }
+
+        var problems = CheckSignature(manifest, signature).ToList();
+        if (problems.Count > 0)
+            throw new ModelPackageException(package.Directory, problems);
+
+        var ml = new MLContext(seed: 0);
+        ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
+
+        var inputDims = InputDims(manifest.Preprocessing);
+        var inputSchema = SchemaDefinition.Create(typeof(TensorInput));
+        inputSchema[0].ColumnName = manifest.InputTensor;
+        inputSchema[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, inputDims);
+        var empty = ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema);
+
+        TransformerChain<ITransformer> transformer;
+        OnnxTransformer onnx;
+        try
+        {
+            onnx = ml.Transforms.ApplyOnnxModel(new OnnxOptions
+            {
+                ModelFile = package.OnnxPath,
+                InputColumns = [manifest.InputTensor],
+                OutputColumns = [manifest.OutputTensor],
+                ShapeDictionary = new Dictionary<string, int[]> { [manifest.InputTensor] = inputDims },
+                IntraOpNumThreads = runtime.EffectiveIntraOpThreads,
+                InterOpNumThreads = 1,
+            }).Fit(empty);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            throw new ModelPackageException(package.Directory, [$"ONNX Runtime cannot load '{manifest.OnnxFile}': {ex.Message}"]);
+        }
+
+        try
+        {
+            // Transform is lazy: these views only carry the schema each stage is fitted against.
+            var afterOnnx = onnx.Transform(empty);
+            var featureType = afterOnnx.Schema[manifest.OutputTensor].Type;
+            var stages = new List<ITransformer> { onnx };
+            if (package.HasHead)
+            {
+                var copyFeatures = ml.Transforms.CopyColumns(HeadSpec.FeaturesColumn, manifest.OutputTensor).Fit(afterOnnx);
+                var headInput = copyFeatures.Transform(afterOnnx);
+                var head = LoadHead(ml, package, headInput.Schema, featureType);
+                var afterHead = head.Transform(headInput);
+                var scoreType = afterHead.Schema.GetColumnOrNull(HeadSpec.ScoreColumn)?.Type as VectorDataViewType;
+                if (scoreType is null || !scoreType.IsKnownSize)
+                    throw new ModelPackageException(package.Directory, [$"head '{manifest.Head!.File}' produces no '{HeadSpec.ScoreColumn}' vector column"]);
+                if (scoreType.Size != package.Labels.Count)
+                    throw new ModelPackageException(package.Directory, [$"labels file has {package.Labels.Count} labels but the head produces {scoreType.Size} class scores"]);
+                stages.Add(copyFeatures);
+                stages.Add(head);
+                stages.Add(ml.Transforms.CopyColumns(ScoresColumn, HeadSpec.ScoreColumn).Fit(afterHead));
+            }
+            else
+            {
+                stages.Add(ml.Transforms.CopyColumns(ScoresColumn, manifest.OutputTensor).Fit(afterOnnx));
+            }
+
+            transformer = new TransformerChain<ITransformer>([.. stages]);
+            var outputType = (VectorDataViewType)transformer.GetOutputSchema(empty.Schema)[ScoresColumn].Type;
+            int width = outputType.IsKnownSize ? outputType.Size : (int)manifest.OnnxOutputWidth;
+            return new InferencePipeline(package, signature, ml, transformer, inputSchema, featureType, width);
+        }
+        catch
+        {
+            onnx.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Makes a prediction engine: cheap, but not thread-safe, so each caller needs its own (see <see cref="EnginePool"/>).</summary>
+    public PredictionEngine<TensorInput, ScoresOutput> CreateEngine() =>
+        _ml.Model.CreatePredictionEngine<TensorInput, ScoresOutput>(_transformer, ignoreMissingColumns: true, inputSchemaDefinition: _inputSchema);
+
+    /// <summary>Scores many tensors as one <see cref="IDataView"/> through the same transformer. Thread-safe.</summary>
+    public IReadOnlyList<float[]> ScoreBatch(IReadOnlyList<float[]> tensors, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var rows = tensors.Select(t => new TensorInput { Pixels = t });
+        var scored = _transformer.Transform(_ml.Data.LoadFromEnumerable(rows, _inputSchema));
+        var results = new List<float[]>(tensors.Count);
+        foreach (var row in _ml.Data.CreateEnumerable<ScoresOutput>(scored, reuseRowObject: false))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            results.Add(row.Scores);
+        }
+
+        return results;
+    }
+
+    public void Dispose()
+    {
+        _transformer.Dispose();
+    }
+
+    internal static int[] InputDims(PreprocessingSpec spec) => spec.Layout == TensorLayout.Nchw
+        ? [1, 3, spec.Height, spec.Width]
+        : [1, spec.Height, spec.Width, 3];
+
+    /// <summary>Checks the manifest against the graph's declared inputs and outputs.</summary>
+    public static IEnumerable<string> CheckSignature(ModelManifest manifest, OnnxSignature signature)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(signature);
+        var input = signature.Inputs.FirstOrDefault(i => i.Name == manifest.InputTensor);
+        if (input is null)
+        {
+            var candidates = signature.Inputs.Where(i => i.Shape.Count == 4).Select(i => $"'{i.Name}' {i.ShapeText}").Take(8);
+            yield return $"inputTensor '{manifest.InputTensor}' is not an input of the ONNX graph (image-shaped inputs: {string.Join(", ", candidates)})";
+        }
+        else
+        {
+            if (input.ElementType != TensorProto.Types.DataType.Float)
+                yield return $"input '{input.Name}' has element type {input.ElementType}; only float is supported";
+            var expected = InputDims(manifest.Preprocessing);
+            if (input.Shape.Count != 4)
+            {
+                yield return $"input '{input.Name}' has shape {input.ShapeText}; the manifest's {manifest.Preprocessing.Layout} layout needs 4 dimensions";
+            }
+            else
+            {
+                for (int d = 0; d < 4; d++)
+                {
+                    if (input.Shape[d] >= 0 && input.Shape[d] != expected[d])
+                    {
+                        yield return $"input '{input.Name}' has shape {input.ShapeText} but the manifest's preprocessing produces [{string.Join(",", expected)}]";
+                        break;
+                    }
+                }
+            }
+        }
+
+        var output = signature.Outputs.FirstOrDefault(o => o.Name == manifest.OutputTensor);
+        if (output is null)
+        {
+            yield return $"outputTensor '{manifest.OutputTensor}' is not an output of the ONNX graph (its outputs: {string.Join(", ", signature.Outputs.Select(o => $"'{o.Name}' {o.ShapeText}"))})";
+        }
+        else
+        {
+            if (output.ElementType != TensorProto.Types.DataType.Float)
+                yield return $"output '{output.Name}' has element type {output.ElementType}; only float is supported";
+            var declared = manifest.OutputShape;
+            bool matches = output.Shape.Count == declared.Count
+                && output.Shape.Zip(declared).All(p => p.First < 0 || p.Second < 0 || p.First == p.Second);
+            if (!matches)
+                yield return $"output '{output.Name}' has shape {output.ShapeText} but the manifest declares [{string.Join(",", declared)}]";
+        }
+    }
+
+    private static ITransformer LoadHead(MLContext ml, ModelPackage package, DataViewSchema headInput, DataViewType featureType)
+    {
+        var file = package.Manifest.Head!.File;
+        ITransformer head;
+        DataViewSchema expected;
+        try
+        {
+            using var stream = File.OpenRead(package.HeadPath!);
+            head = ml.Model.Load(stream, out expected);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or InvalidDataException or IOException)
+        {
+            throw new ModelPackageException(package.Directory, [$"head '{file}' is not a saved ML.NET model: {ex.Message}"]);
+        }
+
+        var wanted = expected.GetColumnOrNull(HeadSpec.FeaturesColumn)?.Type;
+        if (wanted is null)
+            throw new ModelPackageException(package.Directory, [$"head '{file}' does not read a '{HeadSpec.FeaturesColumn}' column"]);
+        if (!wanted.Equals(featureType))
+            throw new ModelPackageException(package.Directory, [$"head '{file}' expects {HeadSpec.FeaturesColumn} of type {wanted} but the ONNX output '{package.Manifest.OutputTensor}' is {featureType}"]);
+
+        try
+        {
+            _ = head.GetOutputSchema(headInput);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            throw new ModelPackageException(package.Directory, [$"head '{file}' cannot run on the ONNX output: {ex.Message}"]);
+        }
+
+        return head;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FunctionApp.Imaging;
+
+namespace FunctionApp.Inference;
+
+/// <summary>
+/// The <c>model.json</c> of a model package: everything the pipeline needs to turn an image into
+/// class scores with this model, and nothing it must guess.
+/// </summary>
+public sealed record ModelManifest
+{
+    public const string FileName = "model.json";
+
+    public required string Name { get; init; }
+    public required string Version { get; init; }
+    public string? Description { get; init; }
+
+    /// <summary>The ONNX file, relative to the package folder.</summary>
+    public required string OnnxFile { get; init; }
+    public required string InputTensor { get; init; }
+    public required string OutputTensor { get; init; }
+
+    /// <summary>The output tensor's shape: [N,C] or [N,C,1,1]; N may be -1 (dynamic) or 1.</summary>
+    public required IReadOnlyList<long> OutputShape { get; init; }
+
+    public required PreprocessingSpec Preprocessing { get; init; }
+
+    /// <summary>Whether the final scores are logits (softmax is applied) or already probabilities.</summary>
+    public ScoreKind Scores { get; init; } = ScoreKind.Logits;
+
+    /// <summary>An optional saved ML.NET model that maps the ONNX output (as the <c>Features</c> column) to class scores.</summary>
+    public HeadSpec? Head { get; init; }
+
+    /// <summary>A text file with one class label per line, in class-index order.</summary>
+    public string Labels { get; init; } = "labels.txt";
+
+    /// <summary>The class count the ONNX output (or the head) produces.</summary>
+    [JsonIgnore]
+    public long OnnxOutputWidth => OutputShape.Count >= 2 ? OutputShape[1] : -1;
+
+    public static JsonSerializerOptions SerializerOptions { get; } = CreateSerializerOptions();
+
+    public static ModelManifest Parse(string json)
+    {
+        var manifest = JsonSerializer.Deserialize<ModelManifest>(json, SerializerOptions)
+            ?? throw new JsonException("The manifest is empty.");
+        return manifest;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, SerializerOptions);
+
+    private static JsonSerializerOptions CreateSerializerOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            WriteIndented = true,
+            AllowTrailingCommas = true,
+            ReadCommentHandling = JsonCommentHandling.Skip,
+            UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            RespectRequiredConstructorParameters = true,
+            RespectNullableAnnotations = true,
+        };
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+        return options;
+    }
+}
+
+public enum ScoreKind
+{
+    /// <summary>Unnormalised scores: softmax turns them into probabilities.</summary>
+    Logits,
+
+    /// <summary>Scores that already sum to one.</summary>
+    Probabilities,
+}
+
+/// <summary>An ML.NET model (saved with <c>MLContext.Model.Save</c>) applied to the ONNX output.</summary>
+public sealed record HeadSpec
+{
+    public const string FeaturesColumn = "Features";
+    public const string ScoreColumn = "Score";
+
+    /// <summary>The saved ML.NET model (.zip), relative to the package folder.</summary>
+    public required string File { get; init; }
+}

@@ -1,0 +1,19 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FunctionApp.Inference;
+
+/// <summary>Where model packages live and which one serves by default (configuration section <c>Models</c>).</summary>
+public sealed class ModelsOptions
+{
+    public const string SectionName = "Models";
+
+    /// <summary>The folder laid out <c>{name}/{version}/model.json</c>; empty means the <c>models</c> folder shipped beside the app.</summary>
+    public string Root { get; set; } = string.Empty;
+
+    /// <summary>The model used when a request names none.</summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9._-]+$", ErrorMessage = "Models:Default must be a model name (letters, digits, '.', '_' or '-').")]
+    public string Default { get; set; } = "fashion-resnet18";
+
+    public string ResolvedRoot => string.IsNullOrWhiteSpace(Root) ? Path.Combine(AppContext.BaseDirectory, "models") : Path.GetFullPath(Root);
+}

@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.ML.OnnxRuntime;
+
+namespace FunctionApp.Inference;
+
+/// <summary>ONNX Runtime session settings (configuration section <c>OnnxRuntime</c>).</summary>
+public sealed class OnnxRuntimeOptions
+{
+    public const string SectionName = "OnnxRuntime";
+
+    /// <summary>Threads one inference may use; 0 means one per processor.</summary>
+    [Range(0, 256)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// Whether idle intra-op threads spin waiting for work. Off by default: on a small instance the same
+    /// cores also decode images, and spinning steals their time after every run.
+    /// </summary>
+    public bool AllowSpinning { get; set; }
+
+    public GraphOptimizationLevel GraphOptimization { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
+
+    /// <summary>Builds session options; the caller (ONNX Runtime via ML.NET) owns the result.</summary>
+    public SessionOptions CreateSessionOptions()
+    {
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = EffectiveIntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimization,
+        };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", AllowSpinning ? "1" : "0");
+        options.AddSessionConfigEntry("session.inter_op.allow_spinning", AllowSpinning ? "1" : "0");
+        return options;
+    }
+}
