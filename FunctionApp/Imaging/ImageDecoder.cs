@@ -78,6 +78,7 @@ public sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 /// <summary>An image whose header passed the limits; decoding happens on demand.</summary>
 public sealed class EncodedImage : IDisposable
 {
+    private static readonly float[] DecoderScales = [0.125f, 0.25f, 0.375f, 0.5f, 0.625f, 0.75f, 0.875f];
     private readonly SKData _data;
     private readonly SKCodec _codec;
 
@@ -113,10 +114,17 @@ public sealed class EncodedImage : IDisposable
         var swap = SwapsAxes(Origin);
         int needW = swap ? minHeight : minWidth;
         int needH = swap ? minWidth : minHeight;
-        float scale = Math.Max((float)needW / full.Width, (float)needH / full.Height);
-        var size = scale < 1f ? _codec.GetScaledDimensions(scale) : full.Size;
-        if (size.Width < Math.Min(needW, full.Width) || size.Height < Math.Min(needH, full.Height))
-            size = full.Size;
+        var size = full.Size;
+        foreach (var scale in DecoderScales)
+        {
+            // JPEG decodes at n/8 scales; codecs that cannot scale report their full size.
+            var scaled = _codec.GetScaledDimensions(scale);
+            if (scaled.Width >= needW && scaled.Height >= needH && scaled.Width * scaled.Height < size.Width * size.Height)
+            {
+                size = scaled;
+                break;
+            }
+        }
 
         var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap(info);

@@ -27,7 +27,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private DateTimeOffset? _loadedAt;
     private string? _lastError;
     private volatile bool _loading;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger)
     {
@@ -156,7 +156,10 @@ public sealed partial class EnginePool : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for in-flight predictions to return their engines, then releases the model.</summary>
+    /// <summary>
+    /// Waits for in-flight predictions to return their engines, then releases the model. Calls that arrive
+    /// afterwards fail with <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _loadLock.WaitAsync();
@@ -171,6 +174,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             _loadLock.Release();
         }
 
+        // Holding every slot means no engine is in use.
         for (int i = 0; i < _maxEngines; i++)
             await _slots.WaitAsync();
 
@@ -178,8 +182,9 @@ public sealed partial class EnginePool : IAsyncDisposable
             engine.Dispose();
         _pipeline?.Dispose();
         _pipeline = null;
-        _slots.Dispose();
-        _loadLock.Dispose();
+
+        // Let anyone still queued for a slot through, to see the pool is disposed.
+        _slots.Release(_maxEngines);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Model} version {Version} in {LoadMs:F0} ms")]

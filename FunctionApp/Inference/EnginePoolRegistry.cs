@@ -11,7 +11,7 @@ namespace FunctionApp.Inference;
 public sealed class EnginePoolRegistry(
     IOptions<EnginePoolOptions> poolOptions,
     IOptions<OnnxRuntimeOptions> runtimeOptions,
-    ILoggerFactory loggerFactory) : IAsyncDisposable
+    ILoggerFactory loggerFactory) : IAsyncDisposable, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<EnginePool>> _pools = new(StringComparer.Ordinal);
 
@@ -30,6 +30,9 @@ public sealed class EnginePoolRegistry(
 
     /// <summary>The pools created so far, loaded or not.</summary>
     public IReadOnlyCollection<EnginePool> Pools => _pools.Values.Where(p => p.IsValueCreated).Select(p => p.Value).ToList();
+
+    /// <summary>For containers disposed synchronously: waits for in-flight predictions like <see cref="DisposeAsync"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,149 @@
+using System.Text.Json;
+using FunctionApp.Cli;
+using FunctionApp.Tests.Support;
+
+namespace FunctionApp.Tests.Cli;
+
+public class CommandLineTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose()
+    {
+        _temp.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exit = await CommandLineApp.RunAsync(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private static string Fashion(string label) => Directory.GetFiles(Images.TestData("fashion", label)).Order(StringComparer.Ordinal).First();
+
+    [Theory]
+    [InlineData("predict")]
+    [InlineData("--verbose")]
+    [InlineData("train")]
+    [InlineData("models")]
+    public void IsCommand_KnowsVerbsButNotFunctionsHostArguments(string first)
+    {
+        Assert.Equal(first != "--verbose", CommandLineApp.IsCommand([first]));
+        Assert.False(CommandLineApp.IsCommand(["--host", "127.0.0.1", "--port", "5000", "--workerId", "x"]));
+        Assert.False(CommandLineApp.IsCommand([]));
+    }
+
+    [Fact]
+    public async Task Predict_DefaultModel_PrintsATable()
+    {
+        var (exit, output, error) = await Run("predict", Fashion("trouser"), "--top", "2");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Model fashion-resnet18 version 1", output);
+        Assert.Contains("LABEL", output);
+        var firstRow = output.Split('\n').First(l => l.Contains(".png", StringComparison.Ordinal));
+        Assert.Contains("trouser", firstRow);
+    }
+
+    [Fact]
+    public async Task Predict_Json_IsMachineReadable()
+    {
+        var (exit, output, _) = await Run("predict", Fashion("bag"), Fashion("sneaker"), "--json", "--top", "1");
+
+        Assert.Equal(0, exit);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal("fashion-resnet18", json.RootElement.GetProperty("model").GetString());
+        var images = json.RootElement.GetProperty("images");
+        Assert.Equal(2, images.GetArrayLength());
+        Assert.Equal("bag", images[0].GetProperty("top")[0].GetProperty("label").GetString());
+        Assert.Equal("sneaker", images[1].GetProperty("top")[0].GetProperty("label").GetString());
+        Assert.True(images[0].GetProperty("timings").GetProperty("inferenceMs").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task Predict_BadImage_ExitsNonZeroNamingTheFileButAnswersTheRest()
+    {
+        var bad = Path.Combine(_temp.Path, "notes.png");
+        await File.WriteAllTextAsync(bad, "this is text");
+
+        var (exit, output, error) = await Run("predict", bad, Fashion("bag"), Path.Combine(_temp.Path, "missing.jpg"));
+
+        Assert.Equal(1, exit);
+        Assert.Contains("notes.png: The data is not a supported image format", error);
+        Assert.Contains("missing.jpg", error);
+        Assert.Contains("does not exist", error);
+        Assert.Contains("bag", output);
+    }
+
+    [Fact]
+    public async Task Predict_TinyCnnPackage_UsesTheGivenModel()
+    {
+        var dir = TinyCnn.WritePackage(_temp.Sub("tiny"));
+        var image = Path.Combine(_temp.Path, "red.png");
+        await File.WriteAllBytesAsync(image, Images.Solid(8, 8, SkiaSharp.SKColors.Red));
+
+        var (exit, output, error) = await Run("predict", image, "--model", dir, "--top", "1");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("Model tiny-cnn version 1", output);
+        Assert.Contains("red", output);
+    }
+
+    [Fact]
+    public async Task Predict_TopZero_IsAUsageError()
+    {
+        var (exit, _, error) = await Run("predict", Fashion("bag"), "--top", "0");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--top must be at least 1", error);
+    }
+
+    [Fact]
+    public async Task ModelsValidate_DefaultModel_SaysOkWithItsFacts()
+    {
+        var (exit, output, error) = await Run("models", "validate", Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1"));
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("OK: fashion-resnet18 version 1", output);
+        Assert.Contains("Input247 [1,3,224,224]", output);
+        Assert.Contains("classes 10", output);
+    }
+
+    [Fact]
+    public async Task ModelsValidate_BrokenPackage_ExitsNonZeroWithTheProblem()
+    {
+        var dir = TinyCnn.WritePackage(_temp.Sub("tiny"));
+        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["only", "two"]);
+
+        var (exit, _, error) = await Run("models", "validate", dir);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("labels file has 2 labels but outputShape declares 3 classes", error);
+    }
+
+    [Theory]
+    [InlineData("predict")]
+    [InlineData("train")]
+    [InlineData("evaluate")]
+    [InlineData("import-fashion-mnist")]
+    public async Task Help_EveryVerb_DescribesItsOptions(string verb)
+    {
+        var (exit, output, _) = await Run(verb, "--help");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("Usage:", output);
+        Assert.Contains("Options:", output);
+    }
+
+    [Fact]
+    public async Task Help_ModelsValidate_DescribesIt()
+    {
+        var (exit, output, _) = await Run("models", "validate", "--help");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("Check a model package", output);
+    }
+}

@@ -1,0 +1,202 @@
+using FunctionApp.Inference;
+using FunctionApp.Tests.Support;
+using Google.Protobuf;
+using Onnx;
+
+namespace FunctionApp.Tests.Inference;
+
+/// <summary>Every way a package can disagree with its files or its ONNX graph, and the message that says so.</summary>
+public class ModelPackageTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose()
+    {
+        _temp.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private string Package(bool flatten = false) => TinyCnn.WritePackage(_temp.Sub("pkg"), flatten);
+
+    private static void EditManifest(string dir, string find, string replace)
+    {
+        var path = Path.Combine(dir, "model.json");
+        var text = File.ReadAllText(path);
+        Assert.Contains(find, text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace(find, replace, StringComparison.Ordinal));
+    }
+
+    private static ModelPackageException LoadFails(string dir) =>
+        Assert.Throws<ModelPackageException>(() =>
+        {
+            using var _ = InferencePipeline.Create(ModelPackage.Open(dir), new OnnxRuntimeOptions { IntraOpThreads = 1 });
+        });
+
+    [Fact]
+    public void Open_ValidPackage_LoadsItsLabelsAndPaths()
+    {
+        var package = ModelPackage.Open(Package());
+
+        Assert.Equal(("tiny-cnn", "1"), (package.Name, package.Version));
+        Assert.Equal(TinyCnn.Labels, package.Labels);
+        Assert.True(File.Exists(package.OnnxPath));
+    }
+
+    [Fact]
+    public void Open_MissingOnnxFile_NamesIt()
+    {
+        var dir = Package();
+        File.Delete(Path.Combine(dir, "tiny.onnx"));
+
+        var error = LoadFails(dir);
+
+        Assert.Contains("onnxFile 'tiny.onnx' is missing", error.Message);
+    }
+
+    [Fact]
+    public void Open_MissingManifest_NamesIt()
+    {
+        var dir = Package();
+        File.Delete(Path.Combine(dir, "model.json"));
+
+        Assert.Contains("model.json is missing", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Open_LabelCountDiffersFromClassCount_SaysBoth()
+    {
+        var dir = Package();
+        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["blue", "green"]);
+
+        var error = LoadFails(dir);
+
+        Assert.Contains("2 labels", error.Message);
+        Assert.Contains("3 classes", error.Message);
+    }
+
+    [Fact]
+    public void Open_DuplicateLabels_AreRejected()
+    {
+        var dir = Package();
+        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["blue", "blue", "red"]);
+
+        Assert.Contains("repeats 'blue'", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Open_FileOutsideThePackage_IsRejected()
+    {
+        var dir = Package();
+        EditManifest(dir, "\"tiny.onnx\"", "\"../tiny.onnx\"");
+
+        Assert.Contains("points outside the package folder", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Create_InputTensorNotInGraph_NamesItAndTheRealInputs()
+    {
+        var dir = Package();
+        EditManifest(dir, "\"inputTensor\": \"image\"", "\"inputTensor\": \"pixels\"");
+
+        var error = LoadFails(dir);
+
+        Assert.Contains("inputTensor 'pixels' is not an input of the ONNX graph", error.Message);
+        Assert.Contains("'image' [?,3,8,8]", error.Message);
+    }
+
+    [Fact]
+    public void Create_OutputTensorNotInGraph_NamesTheRealOutputs()
+    {
+        var dir = Package();
+        EditManifest(dir, "\"outputTensor\": \"logits\"", "\"outputTensor\": \"scores\"");
+
+        var error = LoadFails(dir);
+
+        Assert.Contains("outputTensor 'scores' is not an output", error.Message);
+        Assert.Contains("'logits' [?,3,1,1]", error.Message);
+    }
+
+    [Fact]
+    public void Create_InputSizeDiffersFromPreprocessing_SaysBothShapes()
+    {
+        var dir = Package();
+        EditManifest(dir, "\"width\": 8, \"height\": 8", "\"width\": 16, \"height\": 16");
+
+        var error = LoadFails(dir);
+
+        Assert.Contains("[?,3,8,8]", error.Message);
+        Assert.Contains("[1,3,16,16]", error.Message);
+    }
+
+    [Fact]
+    public void Create_OutputShapeDiffersFromManifest_SaysBoth()
+    {
+        var dir = Package();
+        EditManifest(dir, "[-1, 3, 1, 1]", "[-1, 3]");
+
+        var error = LoadFails(dir);
+
+        Assert.Contains("output 'logits' has shape [?,3,1,1]", error.Message);
+        Assert.Contains("declares [-1,3]", error.Message);
+    }
+
+    [Fact]
+    public void Create_NonFloatInput_NamesTheElementType()
+    {
+        var dir = Package();
+        File.WriteAllBytes(Path.Combine(dir, "tiny.onnx"), TinyCnn.Build(inputType: TensorProto.Types.DataType.Double).ToByteArray());
+
+        Assert.Contains("element type Double", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Create_NotAnOnnxFile_SaysSo()
+    {
+        var dir = Package();
+        File.WriteAllText(Path.Combine(dir, "tiny.onnx"), "definitely not protobuf");
+
+        Assert.Contains("is not a readable ONNX model", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Create_MissingHeadFile_NamesIt()
+    {
+        var dir = Package();
+        EditManifest(dir, "\"labels\": \"labels.txt\"", "\"labels\": \"labels.txt\", \"head\": { \"file\": \"head.zip\" }");
+
+        Assert.Contains("head.file 'head.zip' is missing", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Create_HeadIsNotAnMlNetModel_SaysSo()
+    {
+        var dir = Package();
+        File.WriteAllText(Path.Combine(dir, "head.zip"), "not a zip");
+        EditManifest(dir, "\"labels\": \"labels.txt\"", "\"labels\": \"labels.txt\", \"head\": { \"file\": \"head.zip\" }");
+
+        Assert.Contains("head 'head.zip' is not a saved ML.NET model", LoadFails(dir).Message);
+    }
+
+    [Fact]
+    public void Open_SeveralProblems_ListsThemAll()
+    {
+        var dir = Package();
+        File.Delete(Path.Combine(dir, "tiny.onnx"));
+        File.Delete(Path.Combine(dir, "labels.txt"));
+
+        var error = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(dir));
+
+        Assert.Equal(2, error.Problems.Count);
+    }
+
+    [Fact]
+    public void Open_FeaturizerUse_IgnoresMissingLabels()
+    {
+        var dir = Package();
+        File.Delete(Path.Combine(dir, "labels.txt"));
+
+        var package = ModelPackage.Open(dir, PackageUse.Featurizer);
+
+        Assert.Empty(package.Labels);
+    }
+}
