@@ -20,10 +20,11 @@ internal static class TrainCommand
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Use at most this many images of each class." };
         var holdout = new Option<double>("--holdout") { Description = "Fraction of images kept back to measure accuracy.", DefaultValueFactory = _ => 0.1 };
         var seed = new Option<int>("--seed") { Description = "Seed for the hold-out split and training.", DefaultValueFactory = _ => 1 };
+        var description = new Option<string?>("--description") { Description = "A sentence describing the new model, stored in its manifest." };
 
         var command = new Command("train", "Train a classifier head on ONNX image features (transfer learning) and write a model package.")
         {
-            data, output, featurizer, name, version, maxPerClass, holdout, seed,
+            data, output, featurizer, name, version, maxPerClass, holdout, seed, description,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async writer =>
         {
@@ -39,7 +40,8 @@ internal static class TrainCommand
                 parse.GetValue(version)!,
                 parse.GetValue(maxPerClass),
                 parse.GetValue(holdout),
-                parse.GetValue(seed));
+                parse.GetValue(seed),
+                parse.GetValue(description));
             var report = await trainer.TrainAsync(package, request, ct);
 
             // The package must load like any other before it is called done.

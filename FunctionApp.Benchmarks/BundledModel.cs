@@ -1,0 +1,43 @@
+using FunctionApp.Inference;
+using SkiaSharp;
+
+namespace FunctionApp.Benchmarks;
+
+/// <summary>The bundled model package as the build lays it out, and inputs made once per run.</summary>
+internal static class BundledModel
+{
+    public static string Directory => Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1");
+
+    public static OnnxRuntimeOptions Runtime { get; } = new();
+
+    /// <summary>A 1024x768 photo-like JPEG (gradients, shapes, noise) at quality 90.</summary>
+    public static byte[] PhotoJpeg()
+    {
+        var random = new Random(42);
+        using var bitmap = new SKBitmap(1024, 768);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            using var sky = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(0, 768), [new SKColor(90, 140, 220), new SKColor(230, 200, 160)], SKShaderTileMode.Clamp);
+            using var paint = new SKPaint { Shader = sky };
+            canvas.DrawRect(0, 0, 1024, 768, paint);
+            paint.Shader = null;
+            paint.IsAntialias = true;
+            for (int i = 0; i < 60; i++)
+            {
+                paint.Color = new SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(120, 256));
+                canvas.DrawCircle(random.Next(1024), random.Next(768), random.Next(10, 160), paint);
+            }
+        }
+
+        var pixels = bitmap.GetPixelSpan().ToArray();
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            if (i % 4 != 3)
+                pixels[i] = (byte)Math.Clamp(pixels[i] + random.Next(-12, 13), 0, 255);
+        }
+
+        System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
+        return data.ToArray();
+    }
+}
