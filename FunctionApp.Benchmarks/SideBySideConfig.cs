@@ -16,6 +16,7 @@ public sealed class SideBySideConfig : ManualConfig
 {
     public SideBySideConfig()
     {
+        Add(DefaultConfig.Instance);
         AddJob(Job.Default
             .WithToolchain(InProcessEmitToolchain.Instance)
             .WithWarmupCount(3)

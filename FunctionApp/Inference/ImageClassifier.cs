@@ -10,6 +10,7 @@ public sealed record StageTimings(double DecodeMs, double PreprocessMs, double I
 /// <summary>The answer for one image: its top labels, or why it could not be classified.</summary>
 public sealed record ImagePrediction(string? Name, IReadOnlyList<LabelScore>? Top, StageTimings? Timings, ImageInputError? ErrorKind = null, string? Error = null)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool Succeeded => Top is not null;
 }
 

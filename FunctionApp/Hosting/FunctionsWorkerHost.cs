@@ -1,0 +1,16 @@
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Hosting;
+
+namespace FunctionApp.Hosting;
+
+/// <summary>The Functions isolated worker: what the Functions host launches.</summary>
+public static class FunctionsWorkerHost
+{
+    public static IHost Build(string[] args)
+    {
+        var builder = FunctionsApplication.CreateBuilder(args);
+        builder.ConfigureFunctionsWebApplication();
+        builder.Services.AddInference();
+        return builder.Build();
+    }
+}
