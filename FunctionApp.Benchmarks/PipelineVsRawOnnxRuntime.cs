@@ -3,7 +3,6 @@ using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using Microsoft.Extensions.Options;
 using Microsoft.ML;
-using Microsoft.ML.OnnxRuntime;
 
 namespace FunctionApp.Benchmarks;
 
@@ -14,11 +13,7 @@ namespace FunctionApp.Benchmarks;
 /// </summary>
 public class PipelineVsRawOnnxRuntime
 {
-    private InferenceSession _session = null!;
-    private OrtValue _input = null!;
-    private RunOptions _runOptions = null!;
-    private string[] _inputNames = null!;
-    private string[] _outputNames = null!;
+    private RawOnnxSession _raw = null!;
     private InferencePipeline _featurizer = null!;
     private PredictionEngine<TensorInput, ScoresOutput> _featurizerEngine = null!;
     private InferencePipeline _classifier = null!;
@@ -33,11 +28,7 @@ public class PipelineVsRawOnnxRuntime
         var preprocessor = new ImagePreprocessor(new ImageDecoder(Options.Create(new ImageLimitsOptions())));
         var tensor = preprocessor.Preprocess(BundledModel.PhotoJpeg(), package.Manifest.Preprocessing, out _);
 
-        _session = new InferenceSession(package.OnnxPath, BundledModel.Runtime.CreateSessionOptions());
-        _input = OrtValue.CreateTensorValueFromMemory(tensor, [1, 3, 224, 224]);
-        _runOptions = new RunOptions();
-        _inputNames = [package.Manifest.InputTensor];
-        _outputNames = [package.Manifest.OutputTensor];
+        _raw = new RawOnnxSession(package, tensor);
 
         _featurizer = InferencePipeline.Create(ModelPackage.Open(BundledModel.Directory, PackageUse.Featurizer), BundledModel.Runtime);
         _featurizerEngine = _featurizer.CreateEngine();
@@ -46,19 +37,14 @@ public class PipelineVsRawOnnxRuntime
         _row = new TensorInput { Pixels = tensor };
 
         // Same features either way, or the comparison means nothing.
-        using var raw = _session.Run(_runOptions, _inputNames, [_input], _outputNames);
-        var expected = raw[0].GetTensorDataAsSpan<float>().ToArray();
+        var expected = _raw.Run();
         var actual = _featurizerEngine.Predict(_row).Scores;
         if (expected.Length != actual.Length || expected.Zip(actual).Any(p => Math.Abs(p.First - p.Second) > 1e-4f))
             throw new InvalidOperationException("The ML.NET pipeline and raw ONNX Runtime disagree.");
     }
 
     [Benchmark(Baseline = true, Description = "Raw ONNX Runtime session (OrtValue)")]
-    public float RawOnnxRuntime()
-    {
-        using var outputs = _session.Run(_runOptions, _inputNames, [_input], _outputNames);
-        return outputs[0].GetTensorDataAsSpan<float>()[0];
-    }
+    public float RawOnnxRuntime() => _raw.RunFirst();
 
     [Benchmark(Description = "ML.NET pipeline, ONNX features")]
     public float PipelineFeatures()
@@ -81,8 +67,6 @@ public class PipelineVsRawOnnxRuntime
         _classifierEngine.Dispose();
         _featurizer.Dispose();
         _classifier.Dispose();
-        _input.Dispose();
-        _runOptions.Dispose();
-        _session.Dispose();
+        _raw.Dispose();
     }
 }

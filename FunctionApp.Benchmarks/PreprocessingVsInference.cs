@@ -2,7 +2,6 @@ using BenchmarkDotNet.Attributes;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
 
 namespace FunctionApp.Benchmarks;
 
@@ -17,11 +16,7 @@ public class PreprocessingVsInference
     private PreprocessingSpec _centerCrop = null!;
     private float[] _tensor = null!;
     private ImagePreprocessor _preprocessor = null!;
-    private InferenceSession _session = null!;
-    private OrtValue _input = null!;
-    private RunOptions _runOptions = null!;
-    private string[] _inputNames = null!;
-    private string[] _outputNames = null!;
+    private RawOnnxSession _raw = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -34,19 +29,11 @@ public class PreprocessingVsInference
         _preprocessor = new ImagePreprocessor(new ImageDecoder(Options.Create(new ImageLimitsOptions())));
         _preprocessor.Preprocess(_jpeg, _stretch, _tensor, out _);
 
-        _session = new InferenceSession(package.OnnxPath, BundledModel.Runtime.CreateSessionOptions());
-        _input = OrtValue.CreateTensorValueFromMemory(_tensor, [1, 3, 224, 224]);
-        _runOptions = new RunOptions();
-        _inputNames = [package.Manifest.InputTensor];
-        _outputNames = [package.Manifest.OutputTensor];
+        _raw = new RawOnnxSession(package, (float[])_tensor.Clone());
     }
 
     [Benchmark(Baseline = true, Description = "ResNet-18 inference (raw ONNX Runtime)")]
-    public float Inference()
-    {
-        using var outputs = _session.Run(_runOptions, _inputNames, [_input], _outputNames);
-        return outputs[0].GetTensorDataAsSpan<float>()[0];
-    }
+    public float Inference() => _raw.RunFirst();
 
     [Benchmark(Description = "Preprocess 1024x768 JPEG, stretch to 224 (bundled model)")]
     public float PreprocessStretch()
@@ -65,8 +52,6 @@ public class PreprocessingVsInference
     [GlobalCleanup]
     public void Cleanup()
     {
-        _input.Dispose();
-        _runOptions.Dispose();
-        _session.Dispose();
+        _raw.Dispose();
     }
 }
