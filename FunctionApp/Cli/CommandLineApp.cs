@@ -16,7 +16,7 @@ public static class CommandLineApp
 {
     private static readonly HashSet<string> Verbs = new(StringComparer.Ordinal)
     {
-        "predict", "train", "evaluate", "models", "import-fashion-mnist", "--help", "-h", "-?", "--version",
+        "predict", "serve", "train", "evaluate", "models", "import-fashion-mnist", "--help", "-h", "-?", "--version",
     };
 
     internal static Option<bool> VerboseOption { get; } = new("--verbose")
@@ -33,6 +33,7 @@ public static class CommandLineApp
         var root = new RootCommand("Image classification with ONNX models on an ML.NET pipeline.")
         {
             PredictCommand.Create(),
+            ServeCommand.Create(),
             TrainCommand.Create(),
             EvaluateCommand.Create(),
             ModelsCommand.Create(),

@@ -1,3 +1,4 @@
+using FunctionApp.Api;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 
@@ -11,6 +12,7 @@ public static class FunctionsWorkerHost
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
         builder.Services.AddInference();
+        builder.Services.AddHttpApi();
         return builder.Build();
     }
 }

@@ -17,6 +17,12 @@ public sealed record ImagePrediction(string? Name, IReadOnlyList<LabelScore>? To
 /// <summary>Answers for one or more images from one model version.</summary>
 public sealed record PredictionResult(string Model, string Version, IReadOnlyList<ImagePrediction> Images);
 
+/// <summary>One image's class probabilities, or why it could not be scored.</summary>
+public sealed record ScoredImage(float[] Probabilities, StageTimings? Timings, ImageInputException? Error);
+
+/// <summary>Probabilities for several images from one model version, with the package that produced them.</summary>
+public sealed record ScoredImages(string Model, string Version, ModelPackage Package, IReadOnlyList<ScoredImage> Images);
+
 /// <summary>An encoded image and the name it goes by (file name, form field, blob name).</summary>
 public sealed record NamedImage(string? Name, ReadOnlyMemory<byte> Data);
 
@@ -65,10 +71,21 @@ public sealed class ImageClassifier(
     /// </summary>
     public async Task<PredictionResult> ClassifyBatchAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default)
     {
+        int k = ResolveTopK(topK);
+        var scored = await ScoreImagesAsync(images, entry, cancellationToken);
+        var results = scored.Images.Select((image, i) => image.Error is { } error
+            ? new ImagePrediction(images[i].Name, null, null, error.Error, error.Message)
+            : new ImagePrediction(images[i].Name, ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, k), image.Timings))
+            .ToList();
+        return new PredictionResult(scored.Model, scored.Version, results);
+    }
+
+    /// <summary>Class probabilities for many images, one batch through the pipeline; per-image errors are kept.</summary>
+    public async Task<ScoredImages> ScoreImagesAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count > _options.MaxBatchImages)
             throw new ArgumentException($"{images.Count} images is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(images));
-        int k = ResolveTopK(topK);
         var pool = pools.GetPool(entry);
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         var manifest = pipeline.Package.Manifest;
@@ -95,21 +112,40 @@ public sealed class ImageClassifier(
         var scores = valid.Length == 0 ? [] : await pool.ScoreBatchAsync(valid.Select(i => tensors[i]!).ToArray(), cancellationToken);
         double perImageMs = valid.Length == 0 ? 0 : Stopwatch.GetElapsedTime(start).TotalMilliseconds / valid.Length;
 
-        var results = new ImagePrediction[images.Count];
+        var results = new ScoredImage[images.Count];
         for (int i = 0; i < images.Count; i++)
         {
             if (errors[i] is { } error)
-                results[i] = new ImagePrediction(images[i].Name, null, null, error.Error, error.Message);
+                results[i] = new ScoredImage([], null, error);
         }
 
         for (int j = 0; j < valid.Length; j++)
         {
             int i = valid[j];
-            var top = ScorePostprocessor.Rank(scores[j], manifest.Scores, pipeline.Package.Labels, k);
-            results[i] = new ImagePrediction(images[i].Name, top, new StageTimings(prep[i].Decode.TotalMilliseconds, prep[i].Preprocess.TotalMilliseconds, perImageMs));
+            var timings = new StageTimings(prep[i].Decode.TotalMilliseconds, prep[i].Preprocess.TotalMilliseconds, perImageMs);
+            results[i] = new ScoredImage(ScorePostprocessor.Probabilities(scores[j], manifest.Scores), timings, null);
         }
 
-        return new PredictionResult(pool.Model, pool.Version, results);
+        return new ScoredImages(pool.Model, pool.Version, pipeline.Package, results);
+    }
+
+    /// <summary>Class probabilities for already preprocessed tensors (each of the manifest's tensor length).</summary>
+    public async Task<ScoredImages> ScoreTensorsAsync(IReadOnlyList<float[]> tensors, ModelEntry entry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (tensors.Count > _options.MaxBatchImages)
+            throw new ArgumentException($"{tensors.Count} tensors is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(tensors));
+        var pool = pools.GetPool(entry);
+        var pipeline = await pool.GetPipelineAsync(cancellationToken);
+        int length = pipeline.Package.Manifest.Preprocessing.TensorLength;
+        if (tensors.Any(t => t.Length != length))
+            throw new ArgumentException($"Each tensor must hold {length} values.", nameof(tensors));
+
+        long start = Stopwatch.GetTimestamp();
+        var scores = await pool.ScoreBatchAsync(tensors, cancellationToken);
+        double perImageMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds / Math.Max(1, tensors.Count);
+        var results = scores.Select(s => new ScoredImage(ScorePostprocessor.Probabilities(s, pipeline.Package.Manifest.Scores), new StageTimings(0, 0, perImageMs), null)).ToList();
+        return new ScoredImages(pool.Model, pool.Version, pipeline.Package, results);
     }
 
     private int ResolveTopK(int? topK)

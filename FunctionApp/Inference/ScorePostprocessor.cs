@@ -51,17 +51,18 @@ public static class ScorePostprocessor
         return best;
     }
 
-    /// <summary>Probabilities (softmax where the model emits logits), then top-K.</summary>
-    public static IReadOnlyList<LabelScore> Rank(float[] scores, ScoreKind kind, IReadOnlyList<string> labels, int k)
+    /// <summary>Scores as probabilities: a softmax copy for logits, the same array for probabilities.</summary>
+    public static float[] Probabilities(float[] scores, ScoreKind kind)
     {
         ArgumentNullException.ThrowIfNull(scores);
-        var probabilities = scores;
-        if (kind == ScoreKind.Logits)
-        {
-            probabilities = (float[])scores.Clone();
-            Softmax(probabilities);
-        }
-
-        return TopK(probabilities, labels, k);
+        if (kind != ScoreKind.Logits)
+            return scores;
+        var probabilities = (float[])scores.Clone();
+        Softmax(probabilities);
+        return probabilities;
     }
+
+    /// <summary>Probabilities (softmax where the model emits logits), then top-K.</summary>
+    public static IReadOnlyList<LabelScore> Rank(float[] scores, ScoreKind kind, IReadOnlyList<string> labels, int k) =>
+        TopK(Probabilities(scores, kind), labels, k);
 }

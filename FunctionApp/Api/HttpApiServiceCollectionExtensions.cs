@@ -1,0 +1,20 @@
+using FunctionApp.Api.OpenInference;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FunctionApp.Api;
+
+public static class HttpApiServiceCollectionExtensions
+{
+    /// <summary>The HTTP API's handlers, shared by the Functions host and <c>serve</c>.</summary>
+    public static IServiceCollection AddHttpApi(this IServiceCollection services)
+    {
+        services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddProblemDetails();
+        services.AddSingleton<PredictRequestReader>();
+        services.AddSingleton<ModelDescriptions>();
+        services.AddSingleton<ReadinessProbe>();
+        services.AddSingleton<PredictionApi>();
+        services.AddSingleton<OpenInferenceApi>();
+        return services;
+    }
+}

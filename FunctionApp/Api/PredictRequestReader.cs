@@ -1,0 +1,184 @@
+using System.Text.Json;
+using FunctionApp.Imaging;
+using FunctionApp.Inference;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace FunctionApp.Api;
+
+/// <summary>What a prediction request asks for: which model, how many labels, and the images.</summary>
+public sealed record PredictRequest(string? Model, string? Version, int? Top, IReadOnlyList<NamedImage> Images);
+
+/// <summary>
+/// Reads the images of a prediction request from a raw image body (<c>image/*</c> or
+/// <c>application/octet-stream</c>), <c>multipart/form-data</c> (one or many files) or JSON with base64
+/// (<c>{"image": "..."}</c> or <c>{"images": [{"name": "...", "data": "..."}]}</c>), within the size limits.
+/// </summary>
+public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptions<ImageLimitsOptions> imageLimits, IOptions<PredictionOptions> predictionOptions)
+{
+    private readonly ApiOptions _api = apiOptions.Value;
+    private readonly ImageLimitsOptions _limits = imageLimits.Value;
+    private readonly PredictionOptions _prediction = predictionOptions.Value;
+
+    public async Task<PredictRequest> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var (model, version, top) = ReadQuery(request.Query);
+        if (request.ContentLength > _api.MaxRequestBytes)
+            throw TooLarge(request.ContentLength.Value);
+
+        var images = await ReadImagesAsync(request, cancellationToken);
+        if (images.Count == 0)
+            throw ApiRequestException.BadRequest("The request holds no image.");
+        if (images.Count > _prediction.MaxBatchImages)
+            throw ApiRequestException.BadRequest($"The request holds {images.Count} images; at most {_prediction.MaxBatchImages} are accepted per request (Prediction:MaxBatchImages).");
+        return new PredictRequest(model, version, top, images);
+    }
+
+    /// <summary>Reads and checks the <c>model</c>, <c>version</c> and <c>top</c> query parameters.</summary>
+    public static (string? Model, string? Version, int? Top) ReadQuery(IQueryCollection query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        int? top = null;
+        if (query.TryGetValue("top", out var topText))
+        {
+            if (!int.TryParse(topText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) || parsed < 1 || parsed > 1000)
+                throw ApiRequestException.BadRequest($"'top' must be a whole number from 1 to 1000 (got '{topText}').");
+            top = parsed;
+        }
+
+        return (NullIfEmpty(query["model"]), NullIfEmpty(query["version"]), top);
+    }
+
+    private async Task<List<NamedImage>> ReadImagesAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) || contentType.MediaType.Value is not { } mediaType)
+            throw Unsupported(request.ContentType);
+
+        if (mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))
+            return [new NamedImage(null, await ReadBodyAsync(request.Body, _limits.MaxBytes, cancellationToken))];
+        if (mediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+            return await ReadMultipartAsync(request, cancellationToken);
+        if (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase))
+            return ReadJson(await ReadBodyAsync(request.Body, _api.MaxRequestBytes, cancellationToken));
+        throw Unsupported(request.ContentType);
+    }
+
+    private async Task<List<NamedImage>> ReadMultipartAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        IFormCollection form;
+        try
+        {
+            form = await request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = _api.MaxRequestBytes, ValueCountLimit = 1024 }, cancellationToken);
+        }
+        catch (InvalidDataException ex) when (ex.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        {
+            throw TooLarge(null);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException)
+        {
+            throw ApiRequestException.BadRequest($"The multipart body cannot be read: {ex.Message}");
+        }
+
+        var images = new List<NamedImage>(form.Files.Count);
+        foreach (var file in form.Files)
+        {
+            if (file.Length > _limits.MaxBytes)
+                throw new ImageInputException(ImageInputError.TooLarge, $"'{file.FileName}' is {file.Length:N0} bytes, over the limit of {_limits.MaxBytes:N0} bytes (ImageLimits:MaxBytes).");
+            await using var stream = file.OpenReadStream();
+            var data = new byte[file.Length];
+            await stream.ReadExactlyAsync(data, cancellationToken);
+            images.Add(new NamedImage(string.IsNullOrEmpty(file.FileName) ? file.Name : file.FileName, data));
+        }
+
+        return images;
+    }
+
+    private static List<NamedImage> ReadJson(byte[] body)
+    {
+        JsonPredictBody? parsed;
+        try
+        {
+            parsed = JsonSerializer.Deserialize<JsonPredictBody>(body, ApiJson.Options);
+        }
+        catch (JsonException ex)
+        {
+            throw ApiRequestException.BadRequest($"The JSON body is not valid: {ex.Message}");
+        }
+
+        if (parsed is null || (parsed.Image is null && parsed.Images is null))
+            throw ApiRequestException.BadRequest("The JSON body needs \"image\" (base64) or \"images\" (a list of {\"name\", \"data\"}).");
+
+        var images = new List<NamedImage>();
+        if (parsed.Image is not null)
+            images.Add(new NamedImage(null, DecodeBase64(parsed.Image, "image")));
+        foreach (var (item, i) in (parsed.Images ?? []).Select((item, i) => (item, i)))
+            images.Add(new NamedImage(item.Name, DecodeBase64(item.Data, $"images[{i}].data")));
+        return images;
+    }
+
+    /// <summary>Decodes base64 (or a base64 data URL); names the field when it is not base64.</summary>
+    public static byte[] DecodeBase64(string? text, string field)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            throw ApiRequestException.BadRequest($"'{field}' is empty.");
+        int comma = text.StartsWith("data:", StringComparison.OrdinalIgnoreCase) ? text.IndexOf(',', StringComparison.Ordinal) : -1;
+        var payload = comma >= 0 ? text[(comma + 1)..] : text;
+        try
+        {
+            return Convert.FromBase64String(payload);
+        }
+        catch (FormatException)
+        {
+            throw ApiRequestException.BadRequest($"'{field}' is not valid base64.");
+        }
+    }
+
+    private async Task<byte[]> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                throw limit == _limits.MaxBytes
+                    ? new ImageInputException(ImageInputError.TooLarge, $"The image is over the limit of {limit:N0} bytes (ImageLimits:MaxBytes).")
+                    : TooLarge(null);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private ApiRequestException TooLarge(long? length) => new(
+        StatusCodes.Status413PayloadTooLarge,
+        "Request too large",
+        length is { } l
+            ? $"The request body is {l:N0} bytes, over the limit of {_api.MaxRequestBytes:N0} bytes (Api:MaxRequestBytes)."
+            : $"The request body is over the limit of {_api.MaxRequestBytes:N0} bytes (Api:MaxRequestBytes).");
+
+    private static ApiRequestException Unsupported(string? contentType) => new(
+        StatusCodes.Status415UnsupportedMediaType,
+        "Unsupported content type",
+        $"Content-Type '{contentType}' is not accepted; send image/* or application/octet-stream (raw image), multipart/form-data (files) or application/json (base64).");
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private sealed class JsonPredictBody
+    {
+        public string? Image { get; set; }
+        public List<JsonImage>? Images { get; set; }
+    }
+
+    private sealed class JsonImage
+    {
+        public string? Name { get; set; }
+        public string? Data { get; set; }
+    }
+}

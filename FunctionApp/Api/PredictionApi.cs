@@ -1,0 +1,88 @@
+using FunctionApp.Inference;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionApp.Api;
+
+/// <summary>
+/// The <c>/api/...</c> routes as handlers that both hosts call: the Functions in <c>Functions/</c> and the
+/// self-hosted server. Each handler turns a request into a service call and the result (or failure) into
+/// a response; the work itself lives in <see cref="ImageClassifier"/> and friends.
+/// </summary>
+public sealed partial class PredictionApi(
+    PredictRequestReader reader,
+    ImageClassifier classifier,
+    ModelCatalog catalog,
+    ModelDescriptions models,
+    ReadinessProbe readiness,
+    IOptions<ApiOptions> options,
+    ILogger<PredictionApi> logger)
+{
+    private readonly ApiOptions _options = options.Value;
+
+    /// <summary><c>POST /api/predict?model=&amp;version=&amp;top=</c></summary>
+    public Task<IResult> PredictAsync(HttpRequest request, CancellationToken cancellationToken) => GuardAsync(async () =>
+    {
+        var body = await reader.ReadAsync(request, cancellationToken);
+        var entry = catalog.Resolve(body.Model, body.Version);
+        if (body.Images.Count == 1)
+            return TypedResults.Json(await classifier.ClassifyAsync(body.Images[0], entry, body.Top, cancellationToken), ApiJson.Options);
+
+        var result = await classifier.ClassifyBatchAsync(body.Images, entry, body.Top, cancellationToken);
+        if (result.Images.All(i => !i.Succeeded))
+        {
+            var first = result.Images[0];
+            var error = ApiErrors.FromImageError(first.ErrorKind!.Value, $"None of the {result.Images.Count} images could be classified; the first: {first.Error}");
+            LogRejected(error.Status, error.Detail);
+            return ApiErrors.Problem(error, new Dictionary<string, object?> { ["images"] = result.Images });
+        }
+
+        return TypedResults.Json(result, ApiJson.Options);
+    });
+
+    /// <summary><c>GET /api/models</c></summary>
+    public Task<IResult> ListModelsAsync() => GuardAsync(() => Task.FromResult<IResult>(TypedResults.Json(models.List(), ApiJson.Options)));
+
+    /// <summary><c>GET /api/models/{name}</c></summary>
+    public Task<IResult> GetModelAsync(string name) => GuardAsync(() => Task.FromResult<IResult>(TypedResults.Json(models.Get(name), ApiJson.Options)));
+
+    /// <summary><c>GET /api/health/live</c>: the process answers.</summary>
+    public static IResult Live() => TypedResults.Json(new { status = "live" }, ApiJson.Options);
+
+    /// <summary><c>GET /api/health/ready</c>: the default model is loaded and predicts.</summary>
+    public async Task<IResult> ReadyAsync(CancellationToken cancellationToken)
+    {
+        var state = await readiness.CheckAsync(cancellationToken);
+        var facts = state.ColdStart;
+        var body = new
+        {
+            status = state.Ready ? "ready" : "unavailable",
+            model = state.Model,
+            version = state.Version,
+            coldStart = facts is null ? null : new ColdStartInfo(facts.State, facts.LoadAttempts, facts.LoadTime?.TotalMilliseconds, facts.FirstPredictionTime?.TotalMilliseconds, facts.LoadedAt, facts.LastError),
+            error = state.Error,
+        };
+        if (state.Ready)
+            return TypedResults.Json(body, ApiJson.Options);
+        return ApiErrors.Problem(
+            new ApiError(StatusCodes.Status503ServiceUnavailable, "Not ready", state.Error ?? "The default model is not loaded.", _options.RetryAfterSeconds),
+            new Dictionary<string, object?> { ["model"] = state.Model, ["version"] = state.Version });
+    }
+
+    private async Task<IResult> GuardAsync(Func<Task<IResult>> handler)
+    {
+        try
+        {
+            return await handler();
+        }
+        catch (Exception ex) when (ApiErrors.Classify(ex, _options.RetryAfterSeconds) is { } error)
+        {
+            LogRejected(error.Status, error.Detail);
+            return ApiErrors.Problem(error);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Answered {Status}: {Detail}")]
+    private partial void LogRejected(int status, string detail);
+}

@@ -1,0 +1,45 @@
+using FunctionApp.Inference;
+
+namespace FunctionApp.Api;
+
+/// <summary>The answer to "can this instance serve predictions?"</summary>
+public sealed record Readiness(bool Ready, string Model, string? Version, ColdStartFacts? ColdStart, string? Error);
+
+/// <summary>
+/// Ready means the default model is loaded and one prediction on it works. Asking may trigger the lazy
+/// load, so the first probe after a cold start pays for it; later probes cost one inference at most once.
+/// </summary>
+public sealed class ReadinessProbe(ModelCatalog catalog, EnginePoolRegistry pools)
+{
+    private volatile string? _verifiedDirectory;
+
+    public async Task<Readiness> CheckAsync(CancellationToken cancellationToken)
+    {
+        ModelEntry entry;
+        try
+        {
+            entry = catalog.Resolve();
+        }
+        catch (ModelNotFoundException ex)
+        {
+            return new Readiness(false, catalog.DefaultModel, null, null, ex.Message);
+        }
+
+        var pool = pools.GetPool(entry);
+        try
+        {
+            var pipeline = await pool.GetPipelineAsync(cancellationToken);
+            if (_verifiedDirectory != entry.Directory)
+            {
+                await pool.ScoreAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
+                _verifiedDirectory = entry.Directory;
+            }
+
+            return new Readiness(true, entry.Name, entry.Version, pool.ColdStart, null);
+        }
+        catch (ModelLoadException ex)
+        {
+            return new Readiness(false, entry.Name, entry.Version, pool.ColdStart, ex.Message);
+        }
+    }
+}

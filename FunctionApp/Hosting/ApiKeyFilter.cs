@@ -1,0 +1,31 @@
+using System.Security.Cryptography;
+using System.Text;
+using FunctionApp.Api;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace FunctionApp.Hosting;
+
+/// <summary>
+/// Stands in for function keys under <c>serve</c>: when <c>Api:ApiKey</c> is set, key-protected routes need
+/// it in the <c>x-functions-key</c> header or the <c>code</c> query parameter, as Azure Functions accepts keys.
+/// </summary>
+public sealed class ApiKeyFilter(IOptions<ApiOptions> options) : IEndpointFilter
+{
+    private readonly byte[]? _key = string.IsNullOrEmpty(options.Value.ApiKey) ? null : Encoding.UTF8.GetBytes(options.Value.ApiKey);
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        if (_key is null)
+            return await next(context);
+
+        var request = context.HttpContext.Request;
+        string? given = request.Headers["x-functions-key"].FirstOrDefault() ?? request.Query["code"].FirstOrDefault();
+        if (given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), _key))
+            return await next(context);
+
+        return ApiErrors.Problem(new ApiError(StatusCodes.Status401Unauthorized, "Key required", "Send the API key in the x-functions-key header or the code query parameter."));
+    }
+}

@@ -1,0 +1,61 @@
+using FunctionApp.Api;
+using FunctionApp.Api.OpenInference;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace FunctionApp.Hosting;
+
+/// <summary>
+/// The same routes, JSON and services as the function app, on Kestrel without the Functions host: for
+/// local use where Core Tools is missing and as a plain container (Cloud Run, Container Apps, Kubernetes).
+/// </summary>
+public static class SelfHostedServer
+{
+    public const string DefaultUrls = "http://127.0.0.1:7071";
+
+    public static WebApplication Build(string[] args, string? urls = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(urls ?? DefaultUrls);
+        builder.Services.AddInference();
+        builder.Services.AddHttpApi();
+        builder.Services.AddSingleton<ApiKeyFilter>();
+        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBytes + (1024 * 1024));
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        MapRoutes(app);
+        return app;
+    }
+
+    /// <summary>Maps every route in <see cref="ApiRoutes.All"/>; key-protected ones go through <see cref="ApiKeyFilter"/>.</summary>
+    public static void MapRoutes(IEndpointRouteBuilder endpoints)
+    {
+        var open = endpoints.MapGroup(string.Empty);
+        var keyed = endpoints.MapGroup(string.Empty).AddEndpointFilter<ApiKeyFilter>();
+        RouteGroupBuilder For(string name) => ApiRoutes.All.Single(r => r.Name == name).Anonymous ? open : keyed;
+
+        For("Predict").MapPost(ApiRoutes.Predict, (HttpRequest r, PredictionApi api, CancellationToken ct) => api.PredictAsync(r, ct)).WithName("Predict");
+        For("ListModels").MapGet(ApiRoutes.Models, (PredictionApi api) => api.ListModelsAsync()).WithName("ListModels");
+        For("GetModel").MapGet(ApiRoutes.Model, (string name, PredictionApi api) => api.GetModelAsync(name)).WithName("GetModel");
+        For("HealthLive").MapGet(ApiRoutes.HealthLive, PredictionApi.Live).WithName("HealthLive");
+        For("HealthReady").MapGet(ApiRoutes.HealthReady, (PredictionApi api, CancellationToken ct) => api.ReadyAsync(ct)).WithName("HealthReady");
+
+        For("V2ServerMetadata").MapGet(ApiRoutes.V2Server, OpenInferenceApi.ServerMetadata).WithName("V2ServerMetadata");
+        For("V2ServerLive").MapGet(ApiRoutes.V2Live, OpenInferenceApi.ServerLive).WithName("V2ServerLive");
+        For("V2ServerReady").MapGet(ApiRoutes.V2Ready, (OpenInferenceApi api, CancellationToken ct) => api.ServerReadyAsync(ct)).WithName("V2ServerReady");
+        For("V2ModelMetadata").MapGet(ApiRoutes.V2Model, (string name, OpenInferenceApi api) => api.ModelMetadataAsync(name, null)).WithName("V2ModelMetadata");
+        For("V2ModelVersionMetadata").MapGet(ApiRoutes.V2ModelVersion, (string name, string version, OpenInferenceApi api) => api.ModelMetadataAsync(name, version)).WithName("V2ModelVersionMetadata");
+        For("V2ModelReady").MapGet(ApiRoutes.V2ModelReady, (string name, OpenInferenceApi api, CancellationToken ct) => api.ModelReadyAsync(name, null, ct)).WithName("V2ModelReady");
+        For("V2ModelVersionReady").MapGet(ApiRoutes.V2ModelVersionReady, (string name, string version, OpenInferenceApi api, CancellationToken ct) => api.ModelReadyAsync(name, version, ct)).WithName("V2ModelVersionReady");
+        For("V2ModelInfer").MapPost(ApiRoutes.V2Infer, (HttpRequest r, string name, OpenInferenceApi api, CancellationToken ct) => api.InferAsync(r, name, null, ct)).WithName("V2ModelInfer");
+        For("V2ModelVersionInfer").MapPost(ApiRoutes.V2VersionInfer, (HttpRequest r, string name, string version, OpenInferenceApi api, CancellationToken ct) => api.InferAsync(r, name, version, ct)).WithName("V2ModelVersionInfer");
+    }
+}
