@@ -1,0 +1,65 @@
+using System.Text.Json;
+using FunctionApp.Api;
+
+namespace FunctionApp.Tests.Functions;
+
+/// <summary>
+/// The build's generated functions.metadata is what the Functions host reads: checking it catches a broken
+/// binding (route, method, auth level, trigger type) without running the host.
+/// </summary>
+public class FunctionsMetadataTests
+{
+    private static readonly JsonElement[] Functions = Load();
+
+    private static JsonElement[] Load()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "functions.metadata");
+        Assert.True(File.Exists(path), $"{path} is missing: the Functions SDK writes it when FunctionApp builds");
+        using var document = JsonDocument.Parse(File.ReadAllText(path));
+        return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToArray();
+    }
+
+    [Fact]
+    public void Metadata_HasExactlyTheApiRoutes()
+    {
+        Assert.Equal(ApiRoutes.All.Select(r => r.Name).Order(), Functions.Select(f => f.GetProperty("name").GetString()).Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(Routes))]
+    public void Metadata_EachRoute_HasItsTriggerMethodAndAuthLevel(string name, string method, string template, bool anonymous)
+    {
+        var function = Functions.Single(f => f.GetProperty("name").GetString() == name);
+        var trigger = function.GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("direction").GetString() == "In");
+
+        Assert.Equal("httpTrigger", trigger.GetProperty("type").GetString());
+        Assert.Equal(template, trigger.GetProperty("route").GetString());
+        Assert.Equal([method], trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal(anonymous ? "Anonymous" : "Function", trigger.GetProperty("authLevel").GetString());
+        Assert.Equal("dotnet-isolated", function.GetProperty("language").GetString());
+        Assert.Contains(function.GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == "http" && b.GetProperty("direction").GetString() == "Out");
+    }
+
+    [Fact]
+    public void HostJson_RoutePrefixIsEmpty_SoApiAndV2RoutesResolveAsWritten()
+    {
+        using var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "host.json")));
+
+        Assert.Equal("2.0", host.RootElement.GetProperty("version").GetString());
+        Assert.Equal(string.Empty, host.RootElement.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());
+    }
+
+    [Fact]
+    public void Routes_HealthIsAnonymousAndEverythingElseNeedsAKey()
+    {
+        Assert.All(ApiRoutes.All, r => Assert.Equal(r.Template.Contains("health", StringComparison.Ordinal) || r.Template.EndsWith("/ready", StringComparison.Ordinal), r.Anonymous));
+    }
+
+    public static TheoryData<string, string, string, bool> Routes()
+    {
+        var data = new TheoryData<string, string, string, bool>();
+        foreach (var r in ApiRoutes.All)
+            data.Add(r.Name, r.Method, r.Template, r.Anonymous);
+        return data;
+    }
+}
