@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Builds the solution (warnings are errors) and runs every test. Installs nothing the .NET SDK does not
-# already bring: the test images and the tiny test models live in the repository or are written by the tests.
+# Installs the test tools (Azurite, from npm, pinned in package-lock.json), builds the solution (warnings are
+# errors) and runs every test. Needs the .NET 10 SDK and Node.js with npm.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+command -v npm >/dev/null || { echo "npm is required to install Azurite (apt-get install nodejs npm)." >&2; exit 1; }
+if [ ! -x node_modules/.bin/azurite-blob ]; then
+  npm ci --no-audit --no-fund
+fi
 
 dotnet build FunctionApp.sln -c Release
 log=$(mktemp)

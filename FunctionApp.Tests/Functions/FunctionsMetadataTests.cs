@@ -19,10 +19,42 @@ public class FunctionsMetadataTests
         return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToArray();
     }
 
+    private static IEnumerable<JsonElement> HttpFunctions => Functions.Where(f => Trigger(f).GetProperty("type").GetString() == "httpTrigger");
+
+    private static JsonElement Trigger(JsonElement function) =>
+        function.GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("direction").GetString() == "In");
+
     [Fact]
     public void Metadata_HasExactlyTheApiRoutes()
     {
-        Assert.Equal(ApiRoutes.All.Select(r => r.Name).Order(), Functions.Select(f => f.GetProperty("name").GetString()).Order());
+        Assert.Equal(ApiRoutes.All.Select(r => r.Name).Order(), HttpFunctions.Select(f => f.GetProperty("name").GetString()).Order());
+    }
+
+    [Theory]
+    [InlineData("ProcessImage", "images/{name}", null)]
+    [InlineData("ProcessImageEventGrid", "images/{name}", "EventGrid")]
+    [InlineData("ProcessBatch", "batches/{name}", null)]
+    [InlineData("ProcessBatchEventGrid", "batches/{name}", "EventGrid")]
+    public void Metadata_BlobTriggers_WatchTheirContainerThroughTheNamedConnection(string name, string path, string? source)
+    {
+        var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == name));
+
+        Assert.Equal("blobTrigger", trigger.GetProperty("type").GetString());
+        Assert.Equal(path, trigger.GetProperty("path").GetString());
+        Assert.Equal("AzureWebJobsStorage", trigger.GetProperty("connection").GetString());
+        Assert.Equal(source, trigger.TryGetProperty("source", out var s) ? s.GetString() : null);
+    }
+
+    [Fact]
+    public void LocalSettingsSample_TurnsOffTheEventGridTriggersForLocalPolling()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "local.settings.sample.json");
+        using var settings = JsonDocument.Parse(File.ReadAllText(path));
+        var values = settings.RootElement.GetProperty("Values");
+
+        Assert.Equal("true", values.GetProperty("AzureWebJobs.ProcessImageEventGrid.Disabled").GetString());
+        Assert.Equal("true", values.GetProperty("AzureWebJobs.ProcessBatchEventGrid.Disabled").GetString());
+        Assert.Equal("UseDevelopmentStorage=true", values.GetProperty("AzureWebJobsStorage").GetString());
     }
 
     [Theory]
@@ -30,7 +62,7 @@ public class FunctionsMetadataTests
     public void Metadata_EachRoute_HasItsTriggerMethodAndAuthLevel(string name, string method, string template, bool anonymous)
     {
         var function = Functions.Single(f => f.GetProperty("name").GetString() == name);
-        var trigger = function.GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("direction").GetString() == "In");
+        var trigger = Trigger(function);
 
         Assert.Equal("httpTrigger", trigger.GetProperty("type").GetString());
         Assert.Equal(template, trigger.GetProperty("route").GetString());

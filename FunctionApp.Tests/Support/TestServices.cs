@@ -9,7 +9,7 @@ namespace FunctionApp.Tests.Support;
 /// <summary>The app's real service registration over in-memory configuration.</summary>
 public static class TestServices
 {
-    public static ServiceProvider Create(IDictionary<string, string?>? settings = null)
+    public static ServiceProvider Create(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? configure = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
         var services = new ServiceCollection();
@@ -17,6 +17,7 @@ public static class TestServices
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
         services.AddInference();
         services.AddHttpApi();
+        configure?.Invoke(services);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 }

@@ -1,4 +1,5 @@
 using FunctionApp.Api;
+using FunctionApp.Batch;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 
@@ -13,6 +14,7 @@ public static class FunctionsWorkerHost
         builder.ConfigureFunctionsWebApplication();
         builder.Services.AddInference();
         builder.Services.AddHttpApi();
+        builder.Services.AddBlobProcessing();
         return builder.Build();
     }
 }

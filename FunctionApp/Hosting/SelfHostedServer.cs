@@ -1,4 +1,5 @@
 using FunctionApp.Api;
+using FunctionApp.Batch;
 using FunctionApp.Api.OpenInference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -23,6 +24,9 @@ public static class SelfHostedServer
         builder.WebHost.UseUrls(urls ?? DefaultUrls);
         builder.Services.AddInference();
         builder.Services.AddHttpApi();
+        builder.Services.AddBlobProcessing();
+        builder.Services.AddSingleton<BlobWatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobWatcher>());
         builder.Services.AddSingleton<ApiKeyFilter>();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBytes + (1024 * 1024));

@@ -15,6 +15,13 @@ public sealed class ImagePreprocessor(ImageDecoder decoder)
 {
     private static readonly SKSamplingOptions Bilinear = new(SKFilterMode.Linear, SKMipmapMode.None);
     private static readonly SKSamplingOptions BilinearMipmapped = new(SKFilterMode.Linear, SKMipmapMode.Linear);
+    private static readonly SKColorFilter GrayscaleFilter = SKColorFilter.CreateColorMatrix(
+    [
+        0.299f, 0.587f, 0.114f, 0, 0,
+        0.299f, 0.587f, 0.114f, 0, 0,
+        0.299f, 0.587f, 0.114f, 0, 0,
+        0, 0, 0, 1, 0,
+    ]);
 
     public ImageDecoder Decoder => decoder;
 
@@ -76,9 +83,33 @@ public sealed class ImagePreprocessor(ImageDecoder decoder)
         using var canvas = new SKCanvas(target);
         canvas.Clear(SKColors.White);
         bool strongDownscale = source.Width >= 2f * spec.Width || source.Height >= 2f * spec.Height;
-        canvas.DrawImage(image, source, new SKRect(0, 0, spec.Width, spec.Height), strongDownscale ? BilinearMipmapped : Bilinear);
+        using var paint = spec.Grayscale ? new SKPaint { ColorFilter = GrayscaleFilter } : null;
+        canvas.DrawImage(image, source, new SKRect(0, 0, spec.Width, spec.Height), strongDownscale ? BilinearMipmapped : Bilinear, paint);
         canvas.Flush();
         return target;
+    }
+
+    /// <summary>
+    /// A thumbnail whose longer side is <paramref name="size"/> pixels (never enlarged), upright, over white,
+    /// encoded as PNG.
+    /// </summary>
+    public byte[] Thumbnail(ReadOnlySpan<byte> encoded, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        using var image = decoder.Open(encoded);
+        double scale = Math.Min(1.0, (double)size / Math.Max(image.Width, image.Height));
+        int width = Math.Max(1, (int)Math.Round(image.Width * scale));
+        int height = Math.Max(1, (int)Math.Round(image.Height * scale));
+        using var decoded = image.Decode(width, height);
+        using var thumbnail = Render(decoded, new PreprocessingSpec { Width = width, Height = height });
+        return EncodePng(thumbnail);
+    }
+
+    public static byte[] EncodePng(SKBitmap bitmap)
+    {
+        ArgumentNullException.ThrowIfNull(bitmap);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
     }
 
     /// <summary>The part of the source that maps onto the output: all of it, or the centre crop.</summary>

@@ -22,6 +22,9 @@ public sealed record PreprocessingSpec
 
     public ResizeMode Resize { get; init; } = ResizeMode.Stretch;
 
+    /// <summary>Convert to grayscale (ITU-R BT.601 luma) before normalising; every channel then holds the same value.</summary>
+    public bool Grayscale { get; init; }
+
     /// <summary>
     /// With <see cref="ResizeMode.CenterCrop"/>: the length the shorter side is resized to before the
     /// centre crop (for example 256 for a 224 crop). Defaults to the larger of width and height.

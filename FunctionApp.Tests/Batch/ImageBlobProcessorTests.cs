@@ -1,0 +1,119 @@
+using System.Text.Json;
+using Azure.Storage.Blobs.Models;
+using FunctionApp.Batch;
+using FunctionApp.Tests.Support;
+using SkiaSharp;
+
+namespace FunctionApp.Tests.Batch;
+
+/// <summary>The images/ drop flow against Azurite: Setup (upload), Trigger (process), Verify (read the outputs back).</summary>
+public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
+{
+    private static async Task<JsonElement> Json(Azure.Storage.Blobs.BlobContainerClient container, string name) =>
+        JsonDocument.Parse(await BlobFlow.ReadText(container, name)).RootElement;
+
+    [Theory]
+    [InlineData("red.png")]
+    [InlineData("folder/sub dir/ünïcødé + name (1).png")]
+    public async Task Process_Image_WritesPredictionPreprocessedImageAndThumbnail(string name)
+    {
+        var upload = (await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(Images.Solid(20, 10, SKColors.Red)), overwrite: true)).Value;
+
+        var outcome = await flow.Images.ProcessAsync(name, CancellationToken.None);
+
+        Assert.Equal(BlobOutcome.Processed, outcome);
+        var prediction = await Json(flow.Storage.Predictions, name + ".json");
+        Assert.Equal(name, prediction.GetProperty("name").GetString());
+        Assert.Equal(("tiny-cnn", "2"), (prediction.GetProperty("model").GetString(), prediction.GetProperty("version").GetString()));
+        Assert.Equal("red", prediction.GetProperty("top")[0].GetProperty("label").GetString());
+        Assert.True(prediction.GetProperty("timings").GetProperty("inferenceMs").GetDouble() > 0);
+        var source = prediction.GetProperty("source");
+        Assert.Equal(upload.ETag.ToString().Trim('"'), source.GetProperty("eTag").GetString());
+        Assert.Equal((await flow.Storage.Images.GetBlobClient(name).GetPropertiesAsync()).Value.ContentLength, source.GetProperty("size").GetInt64());
+
+        var preprocessed = (await flow.Storage.Preprocessed.GetBlobClient(name).DownloadContentAsync()).Value;
+        Assert.Equal("image/png", preprocessed.Details.ContentType);
+        using (var bitmap = SKBitmap.Decode(preprocessed.Content.ToArray()))
+            Assert.Equal((8, 8), (bitmap.Width, bitmap.Height));
+        using (var thumbnail = SKBitmap.Decode((await flow.Storage.Preprocessed.GetBlobClient($"thumbnails/10/{name}").DownloadContentAsync()).Value.Content.ToArray()))
+            Assert.Equal((10, 5), (thumbnail.Width, thumbnail.Height));
+        Assert.True(await BlobFlow.Exists(flow.Storage.Images, name), "a classified original stays where it was dropped");
+    }
+
+    [Fact]
+    public async Task Process_SameUploadTwice_WritesItsOutputsOnce()
+    {
+        const string name = "twice.png";
+        await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Blue)), overwrite: true);
+        Assert.Equal(BlobOutcome.Processed, await flow.Images.ProcessAsync(name, CancellationToken.None));
+        var first = (await flow.Storage.Predictions.GetBlobClient(name + ".json").GetPropertiesAsync()).Value.ETag;
+
+        var again = await flow.Images.ProcessAsync(name, CancellationToken.None);
+
+        Assert.Equal(BlobOutcome.AlreadyProcessed, again);
+        Assert.Equal(first, (await flow.Storage.Predictions.GetBlobClient(name + ".json").GetPropertiesAsync()).Value.ETag);
+    }
+
+    [Fact]
+    public async Task Process_ReplacedUpload_IsProcessedAgain()
+    {
+        const string name = "replaced.png";
+        await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Blue)), overwrite: true);
+        await flow.Images.ProcessAsync(name, CancellationToken.None);
+        await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Red)), overwrite: true);
+
+        var outcome = await flow.Images.ProcessAsync(name, CancellationToken.None);
+
+        Assert.Equal(BlobOutcome.Processed, outcome);
+        Assert.Equal("red", (await Json(flow.Storage.Predictions, name + ".json")).GetProperty("top")[0].GetProperty("label").GetString());
+    }
+
+    [Theory]
+    [InlineData("notes/readme.png", "TEXT", "unsupportedFormat")]
+    [InlineData("broken.jpg", "BROKEN", "undecodable")]
+    [InlineData("huge.png", "HUGE", "tooLarge")]
+    [InlineData("bomb.png", "BOMB", "tooManyPixels")]
+    public async Task Process_UnusableImage_MovesItToFailedWithAnErrorRecord(string name, string kind, string errorKind)
+    {
+        byte[] content = kind switch
+        {
+            "TEXT" => "just some text"u8.ToArray(),
+            "BROKEN" => Images.Solid(64, 64, SKColors.Red, SKEncodedImageFormat.Jpeg)[..150],
+            "HUGE" => new byte[300_000],
+            _ => Images.Solid(8000, 6000, SKColors.Green),
+        };
+        await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(content), overwrite: true);
+
+        var outcome = await flow.Images.ProcessAsync(name, CancellationToken.None);
+
+        Assert.Equal(BlobOutcome.Failed, outcome);
+        Assert.False(await BlobFlow.Exists(flow.Storage.Images, name));
+        Assert.False(await BlobFlow.Exists(flow.Storage.Predictions, name + ".json"));
+        Assert.Equal(content, (await flow.Storage.Failed.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray());
+        var error = await Json(flow.Storage.Failed, name + ".error.json");
+        Assert.Equal(errorKind, error.GetProperty("errorKind").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("error").GetString()));
+        Assert.Equal($"images-failed/{name}", error.GetProperty("movedTo").GetString());
+    }
+
+    [Fact]
+    public async Task Process_MissingBlob_DoesNothing()
+    {
+        Assert.Equal(BlobOutcome.Missing, await flow.Images.ProcessAsync("never-uploaded.png", CancellationToken.None));
+        Assert.False(await BlobFlow.Exists(flow.Storage.Predictions, "never-uploaded.png.json"));
+    }
+
+    [Fact]
+    public async Task Outputs_AreWholeUploadsWithTheSourceETag()
+    {
+        const string name = "whole.png";
+        var etag = (await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Red)), overwrite: true)).Value.ETag.ToString().Trim('"');
+
+        await flow.Images.ProcessAsync(name, CancellationToken.None);
+
+        BlobProperties properties = await flow.Storage.Predictions.GetBlobClient(name + ".json").GetPropertiesAsync();
+        Assert.Equal(etag, properties.Metadata[ImageBlobProcessor.SourceETagMetadata]);
+        Assert.Equal(BlobType.Block, properties.BlobType);
+        Assert.Equal("application/json", properties.ContentType);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace FunctionApp.Tests.Support;
+
+/// <summary>
+/// Azurite's blob service on a free loopback port for the tests that need storage, started from the
+/// repository's node_modules (<c>npm ci</c>, which <c>./test.sh</c> runs) and stopped afterwards.
+/// </summary>
+public sealed class Azurite : IAsyncLifetime, IDisposable
+{
+    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    private readonly TempDirectory _data = new();
+    private Process? _process;
+
+    public int Port { get; private set; }
+
+    public string ConnectionString =>
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;";
+
+    public async Task InitializeAsync()
+    {
+        var executable = Find();
+        Port = FreePort();
+        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("Azurite did not start.");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        throw new TimeoutException("Azurite did not listen within 30 seconds.");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public void Dispose() => _data.Dispose();
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite-blob");
+            if (File.Exists(candidate))
+                return candidate;
+        }
+
+        throw new FileNotFoundException("Azurite is not installed: run 'npm ci' in the repository root (./test.sh does).");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,22 @@
+using FunctionApp.Imaging;
+using FunctionApp.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace FunctionApp.Batch;
+
+public static class BlobProcessingServiceCollectionExtensions
+{
+    /// <summary>The blob flow's services, shared by the blob-triggered functions and <c>serve</c>'s watcher.</summary>
+    public static IServiceCollection AddBlobProcessing(this IServiceCollection services)
+    {
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BatchOptions>().BindConfiguration(BatchOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PreprocessingOutputOptions>().BindConfiguration(PreprocessingOutputOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<BlobStorage>();
+        services.AddSingleton<ImageBlobProcessor>();
+        services.AddSingleton<BatchJobProcessor>();
+        return services;
+    }
+}
