@@ -10,22 +10,22 @@ internal static class BundledModel
 
     public static OnnxRuntimeOptions Runtime { get; } = new();
 
-    /// <summary>A 1024x768 photo-like JPEG (gradients, shapes, noise) at quality 90.</summary>
-    public static byte[] PhotoJpeg()
+    /// <summary>A photo-like JPEG (gradients, shapes, noise) at quality 90, 1024x768 unless asked otherwise.</summary>
+    public static byte[] PhotoJpeg(int seed = 42, int width = 1024, int height = 768)
     {
-        var random = new Random(42);
-        using var bitmap = new SKBitmap(1024, 768);
+        var random = new Random(seed);
+        using var bitmap = new SKBitmap(width, height);
         using (var canvas = new SKCanvas(bitmap))
         {
-            using var sky = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(0, 768), [new SKColor(90, 140, 220), new SKColor(230, 200, 160)], SKShaderTileMode.Clamp);
+            using var sky = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(0, height), [new SKColor(90, 140, 220), new SKColor(230, 200, 160)], SKShaderTileMode.Clamp);
             using var paint = new SKPaint { Shader = sky };
-            canvas.DrawRect(0, 0, 1024, 768, paint);
+            canvas.DrawRect(0, 0, width, height, paint);
             paint.Shader = null;
             paint.IsAntialias = true;
             for (int i = 0; i < 60; i++)
             {
                 paint.Color = new SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(120, 256));
-                canvas.DrawCircle(random.Next(1024), random.Next(768), random.Next(10, 160), paint);
+                canvas.DrawCircle(random.Next(width), random.Next(height), random.Next(10, 160), paint);
             }
         }
 

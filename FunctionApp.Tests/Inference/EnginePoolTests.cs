@@ -22,8 +22,8 @@ public class EnginePoolTests : IDisposable
 
     private InferencePipeline Load() => InferencePipeline.Create(ModelPackage.Open(_package), new OnnxRuntimeOptions { IntraOpThreads = 1 });
 
-    private static EnginePool Pool(Func<InferencePipeline> load, int maxEngines = 4) =>
-        new("tiny-cnn", "1", load, new EnginePoolOptions { MaxEngines = maxEngines }, NullLogger<EnginePool>.Instance);
+    private static EnginePool Pool(Func<InferencePipeline> load, int maxEngines = 4, BatchScoring batchScoring = BatchScoring.ParallelEngines) =>
+        new("tiny-cnn", "1", load, new EnginePoolOptions { MaxEngines = maxEngines, BatchScoring = batchScoring }, NullLogger<EnginePool>.Instance);
 
     /// <summary>A tensor whose tensor-channel c holds value v[c] (BGR order, so channel 2 is red).</summary>
     private static float[] Tensor(float blue, float green, float red)
@@ -106,11 +106,13 @@ public class EnginePoolTests : IDisposable
         Assert.InRange(pool.EngineCount, 1, 2);
     }
 
-    [Fact]
-    public async Task ScoreBatchAsync_GivesTheSameScoresAsSingleCalls()
+    [Theory]
+    [InlineData(BatchScoring.ParallelEngines)]
+    [InlineData(BatchScoring.DataView)]
+    public async Task ScoreBatchAsync_GivesTheSameScoresAsSingleCallsInOrder(BatchScoring batchScoring)
     {
-        await using var pool = Pool(Load);
-        var tensors = Enumerable.Range(1, 5).Select(i => Tensor(i, 2 * i, 3 * i)).ToList();
+        await using var pool = Pool(Load, batchScoring: batchScoring);
+        var tensors = Enumerable.Range(1, 25).Select(i => Tensor(i, 2 * i, 3 * i)).ToList();
 
         var batch = await pool.ScoreBatchAsync(tensors);
 

@@ -13,4 +13,16 @@ public sealed class EnginePoolOptions
     /// </summary>
     [Range(1, 256)]
     public int MaxEngines { get; set; } = 4;
+
+    /// <summary>How a batch of images is scored (see <see cref="BatchScoring"/>).</summary>
+    public BatchScoring BatchScoring { get; set; } = BatchScoring.ParallelEngines;
+}
+
+public enum BatchScoring
+{
+    /// <summary>Single runs spread over the pooled engines, up to one per processor.</summary>
+    ParallelEngines,
+
+    /// <summary>The whole batch as one ML.NET IDataView through the transformer (rows run one after another).</summary>
+    DataView,
 }
