@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Net;
+using System.Net.Sockets;
+using Azure.Storage.Blobs.Models;
+using BenchmarkDotNet.Attributes;
+using FunctionApp.Batch;
+using FunctionApp.Hosting;
+using FunctionApp.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FunctionApp.Benchmarks;
+
+/// <summary>
+/// The blob flow end to end against Azurite on loopback: the same 200 JPEGs dropped one by one into
+/// <c>images/</c> (each processed as its trigger would: read, classify, write its prediction) against one
+/// 200-entry zip in <c>batches/</c>. Preprocessed-image output is off so both paths do the same work.
+/// Needs Azurite from <c>npm ci</c> (node_modules/.bin/azurite-blob).
+/// </summary>
+[WarmupCount(1)]
+[IterationCount(5)]
+public class BlobFlowBatchVsOneAtATime
+{
+    private const int Images = 200;
+    private Process _azurite = null!;
+    private ServiceProvider _services = null!;
+    private BlobStorage _storage = null!;
+    private byte[] _zip = null!;
+    private int _iteration;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        int port = FreePort();
+        var data = Directory.CreateTempSubdirectory("azurite-bench").FullName;
+        _azurite = Process.Start(new ProcessStartInfo(FindAzurite(), ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", data, "--silent", "--skipApiVersionCheck", "--loose"]) { UseShellExecute = false })!;
+        WaitForPort(port);
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["AzureWebJobsStorage"] = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+            ["Preprocessing:WritePreprocessed"] = "false",
+            ["Models:Root"] = Path.Combine(AppContext.BaseDirectory, "models"),
+        }).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
+        services.AddInference();
+        services.AddBlobProcessing();
+        _services = services.BuildServiceProvider();
+        _storage = _services.GetRequiredService<BlobStorage>();
+        _storage.EnsureContainersAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+        var images = Enumerable.Range(0, Images).Select(i => BundledModel.PhotoJpeg(seed: i, width: 640, height: 480)).ToList();
+        using var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            for (int i = 0; i < Images; i++)
+            {
+                using var entry = zip.CreateEntry($"{i:D3}.jpg", CompressionLevel.NoCompression).Open();
+                entry.Write(images[i]);
+            }
+        }
+
+        _zip = buffer.ToArray();
+        for (int i = 0; i < Images; i++)
+            _storage.Images.GetBlobClient($"{i:D3}.jpg").Upload(new BinaryData(images[i]), overwrite: true);
+
+        // Load the model before measuring either path.
+        _services.GetRequiredService<ImageBlobProcessor>().ProcessAsync("000.jpg", CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    [IterationSetup]
+    public void ClearResults()
+    {
+        foreach (var blob in _storage.Predictions.GetBlobs(BlobTraits.None, BlobStates.None, null, CancellationToken.None).ToList())
+            _storage.Predictions.DeleteBlob(blob.Name);
+        _storage.Batches.GetBlobClient($"run-{++_iteration}.zip").Upload(new BinaryData(_zip), overwrite: true);
+    }
+
+    [Benchmark(Baseline = true, Description = "200 image blobs, one at a time")]
+    public async Task<int> OneAtATime()
+    {
+        var processor = _services.GetRequiredService<ImageBlobProcessor>();
+        int processed = 0;
+        for (int i = 0; i < Images; i++)
+            processed += await processor.ProcessAsync($"{i:D3}.jpg", CancellationToken.None) == BlobOutcome.Processed ? 1 : 0;
+        return processed != Images ? throw new InvalidOperationException($"only {processed} processed") : processed;
+    }
+
+    [Benchmark(Description = "one 200-image zip as a batch job")]
+    public async Task<BlobOutcome> BatchJob()
+    {
+        var outcome = await _services.GetRequiredService<BatchJobProcessor>().ProcessAsync($"run-{_iteration}.zip", CancellationToken.None);
+        return outcome != BlobOutcome.Processed ? throw new InvalidOperationException(outcome.ToString()) : outcome;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _services.Dispose();
+        _azurite.Kill(entireProcessTree: true);
+        _azurite.Dispose();
+    }
+
+    private static string FindAzurite()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite-blob");
+            if (File.Exists(candidate))
+                return candidate;
+        }
+
+        throw new FileNotFoundException("Run 'npm ci' in the repository root to install Azurite.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void WaitForPort(int port)
+    {
+        for (int i = 0; i < 300; i++)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+
+        throw new TimeoutException("Azurite did not start.");
+    }
+}
