@@ -33,6 +33,26 @@ public class ServeBlobWatcherTests(BlobFlow flow) : IClassFixture<BlobFlow>
         Assert.True(await BlobFlow.Exists(flow.Storage.Predictions, "batches/watched/summary.csv"));
     }
 
+    [Fact]
+    public async Task Serve_StorageUnreachable_KeepsServingHttp()
+    {
+        var settings = flow.Settings(s =>
+        {
+            s["AzureWebJobsStorage"] = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;";
+            s["Storage:PollInterval"] = "00:00:00.100";
+        });
+        using var logs = new CapturingLoggerProvider(Microsoft.Extensions.Logging.LogLevel.Error);
+        await using var server = await RunningServer.StartAsync(settings, logs);
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!logs.Entries.Any(e => e.Category.EndsWith("BlobWatcher", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        using var response = await server.Client.GetAsync("/api/health/live");
+
+        Assert.Contains(logs.Entries, e => e.Message.Contains("Scanning the blob containers failed", StringComparison.Ordinal));
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
     private async Task<JsonElement> WaitForAsync(string name, Func<JsonElement, bool>? done = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);

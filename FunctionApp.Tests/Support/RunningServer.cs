@@ -23,12 +23,14 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<RunningServer> StartAsync(IDictionary<string, string?> settings)
+    public static async Task<RunningServer> StartAsync(IDictionary<string, string?> settings, ILoggerProvider? logs = null)
     {
         var app = SelfHostedServer.Build([], "http://127.0.0.1:0", builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (logs is not null)
+                builder.Logging.AddProvider(logs);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -29,13 +29,20 @@ public sealed partial class BlobWatcher(
             return;
         }
 
-        await storage.EnsureContainersAsync(stoppingToken);
         LogWatching(options.Value.PollInterval.TotalSeconds);
         using var timer = new PeriodicTimer(options.Value.PollInterval);
+        bool containersReady = false;
         do
         {
+            // A storage outage must not take the HTTP API down with it: log, and try again next tick.
             try
             {
+                if (!containersReady)
+                {
+                    await storage.EnsureContainersAsync(stoppingToken);
+                    containersReady = true;
+                }
+
                 await ScanAsync(stoppingToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
