@@ -15,6 +15,7 @@ public static class HttpApiServiceCollectionExtensions
         services.AddSingleton<ReadinessProbe>();
         services.AddSingleton<PredictionApi>();
         services.AddSingleton<OpenInferenceApi>();
+        services.AddHostedService<ModelWarmUpService>();
         return services;
     }
 }

@@ -15,6 +15,7 @@ public sealed record ModelVersionInfo(
     int? Classes,
     bool? HasHead,
     ColdStartInfo ColdStart,
+    TrafficSnapshot Traffic,
     string? PackageError = null);
 
 public sealed record ModelInputInfo(string Tensor, IReadOnlyList<long> Shape, TensorLayout Layout, ChannelOrder ChannelOrder, string PixelScale, ResizeMode Resize, IReadOnlyList<float> Mean, IReadOnlyList<float> Std);
@@ -51,7 +52,9 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
         ArgumentNullException.ThrowIfNull(entry);
         all ??= catalog.List();
         bool isNewest = all.FirstOrDefault(e => e.Name == entry.Name)?.Version == entry.Version;
-        var facts = pools.GetPool(entry).ColdStart;
+        var pool = pools.GetPool(entry);
+        var facts = pool.ColdStart;
+        var traffic = pool.Traffic.Snapshot();
         var coldStart = new ColdStartInfo(facts.State, facts.LoadAttempts, facts.LoadTime?.TotalMilliseconds, facts.FirstPredictionTime?.TotalMilliseconds, facts.LoadedAt, facts.LastError);
         bool isDefault = entry.Name == catalog.DefaultModel && isNewest;
         try
@@ -61,11 +64,11 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
             var p = m.Preprocessing;
             var input = new ModelInputInfo(m.InputTensor, InferencePipeline.InputDims(p).Select(d => (long)d).ToArray(), p.Layout, p.ChannelOrder, p.PixelScale == PixelScale.Unit ? "0-1" : "0-255", p.Resize, p.Mean, p.Std);
             var output = new ModelOutputInfo(m.OutputTensor, m.OutputShape, m.Scores);
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart);
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic);
         }
         catch (ModelPackageException ex)
         {
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, ex.Message);
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, ex.Message);
         }
     }
 }

@@ -46,6 +46,9 @@ public sealed partial class EnginePool : IAsyncDisposable
     public string Version { get; }
     public int MaxEngines => _maxEngines;
 
+    /// <summary>Predictions, failures and recent inference latency of this version.</summary>
+    public TrafficStats Traffic { get; } = new();
+
     /// <summary>How many prediction engines exist (idle or in use).</summary>
     public int EngineCount => Volatile.Read(ref _enginesCreated);
 
@@ -89,6 +92,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                Traffic.RecordFailure();
                 _lastError = ex.Message;
                 LogLoadFailed(ex, Model, Version, ex.Message);
                 throw new ModelLoadException(Model, Version, ex.Message, ex);
@@ -121,11 +125,22 @@ public sealed partial class EnginePool : IAsyncDisposable
 
             long start = Stopwatch.GetTimestamp();
             var output = new ScoresOutput();
-            engine.Predict(new TensorInput { Pixels = tensor }, ref output);
+            try
+            {
+                engine.Predict(new TensorInput { Pixels = tensor }, ref output);
+            }
+            catch
+            {
+                Traffic.RecordFailure();
+                throw;
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            Traffic.Record(elapsed);
             if (_firstPredictionTime is null)
             {
-                _firstPredictionTime = Stopwatch.GetElapsedTime(start);
-                LogFirstPrediction(Model, Version, _firstPredictionTime.Value.TotalMilliseconds);
+                _firstPredictionTime = elapsed;
+                LogFirstPrediction(Model, Version, elapsed.TotalMilliseconds);
             }
 
             return output.Scores;

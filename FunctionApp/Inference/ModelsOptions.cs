@@ -15,5 +15,18 @@ public sealed class ModelsOptions
     [RegularExpression("^[A-Za-z0-9._-]+$", ErrorMessage = "Models:Default must be a model name (letters, digits, '.', '_' or '-').")]
     public string Default { get; set; } = "fashion-resnet18";
 
+    /// <summary>
+    /// <see cref="ModelWarmUp.Lazy"/> (default): the default model loads on the first request that needs it.
+    /// <see cref="ModelWarmUp.Eager"/>: it loads, and runs one prediction, in the background as the app starts,
+    /// so the first request after a scale-out does not pay for it (readiness says when it is done).
+    /// </summary>
+    public ModelWarmUp WarmUp { get; set; } = ModelWarmUp.Lazy;
+
     public string ResolvedRoot => string.IsNullOrWhiteSpace(Root) ? Path.Combine(AppContext.BaseDirectory, "models") : Path.GetFullPath(Root);
+}
+
+public enum ModelWarmUp
+{
+    Lazy,
+    Eager,
 }

@@ -1,0 +1,65 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using FunctionApp.Tests.Support;
+using SkiaSharp;
+
+namespace FunctionApp.Tests.Hosting;
+
+/// <summary>Lazy and eager warm-up, and per-version traffic on the models route, over <c>serve</c>.</summary>
+public sealed class WarmUpTests : IDisposable
+{
+    private readonly ModelRoot _models = new();
+
+    public void Dispose() => _models.Dispose();
+
+    private static async Task<JsonElement> NewestVersion(RunningServer server)
+    {
+        using var response = await server.Client.GetAsync("/api/models/tiny-cnn");
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("versions")[0];
+    }
+
+    [Fact]
+    public async Task Eager_LoadsTheDefaultModelWithoutAnyRequest()
+    {
+        var settings = _models.Settings();
+        settings["Models:WarmUp"] = "Eager";
+        await using var server = await RunningServer.StartAsync(settings);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement version;
+        do
+        {
+            version = await NewestVersion(server);
+            if (version.GetProperty("coldStart").GetProperty("state").GetString() == "loaded")
+                break;
+            await Task.Delay(50);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Equal("loaded", version.GetProperty("coldStart").GetProperty("state").GetString());
+        Assert.True(version.GetProperty("coldStart").GetProperty("firstPredictionMs").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task Lazy_LoadsOnFirstUseAndCountsTraffic()
+    {
+        await using var server = await RunningServer.StartAsync(_models.Settings());
+        await Task.Delay(300);
+        Assert.Equal("notLoaded", (await NewestVersion(server)).GetProperty("coldStart").GetProperty("state").GetString());
+
+        for (int i = 0; i < 5; i++)
+        {
+            using var content = new ByteArrayContent(Images.Solid(8, 8, SKColors.Red));
+            content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+            using var response = await server.Client.PostAsync("/api/predict", content);
+            response.EnsureSuccessStatusCode();
+        }
+
+        var version = await NewestVersion(server);
+        Assert.Equal("loaded", version.GetProperty("coldStart").GetProperty("state").GetString());
+        var traffic = version.GetProperty("traffic");
+        Assert.Equal(5, traffic.GetProperty("predictions").GetInt64());
+        Assert.Equal(0, traffic.GetProperty("failures").GetInt64());
+        Assert.True(traffic.GetProperty("p95Ms").GetDouble() > 0);
+    }
+}
