@@ -1,4 +1,9 @@
 using BenchmarkDotNet.Running;
 
-// dotnet run -c Release --project FunctionApp.Benchmarks -- --filter '*'
+// dotnet run -c Release --project FunctionApp.Benchmarks -- --filter '*'   (BenchmarkDotNet suites)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- pool-memory 8  (one pool-size measurement)
+if (args is ["pool-memory", var engines])
+    return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
+
 BenchmarkSwitcher.FromAssembly(typeof(FunctionApp.Benchmarks.SideBySideConfig).Assembly).Run(args, new FunctionApp.Benchmarks.SideBySideConfig());
+return 0;
