@@ -2,6 +2,9 @@ using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project FunctionApp.Benchmarks -- --filter '*'   (BenchmarkDotNet suites)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- pool-memory 8  (one pool-size measurement)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- ort-floor M I   (the cold-start floor; see cold-start.sh)
+if (args is ["ort-floor", var model, var input])
+    return FunctionApp.Benchmarks.OnnxRuntimeFloor.Run(model, input);
 if (args is ["pool-memory", var engines])
     return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
 
