@@ -16,6 +16,8 @@ public static class HttpApiServiceCollectionExtensions
         services.AddSingleton<PredictionApi>();
         services.AddSingleton<OpenInferenceApi>();
         services.AddHostedService<ModelWarmUpService>();
+        services.AddSingleton<Inference.ModelRefreshService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Inference.ModelRefreshService>());
         return services;
     }
 }

@@ -52,11 +52,12 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
         ArgumentNullException.ThrowIfNull(entry);
         all ??= catalog.List();
         bool isNewest = all.FirstOrDefault(e => e.Name == entry.Name)?.Version == entry.Version;
-        var pool = pools.GetPool(entry);
+        bool isActive = (catalog.Active(entry.Name)?.Version ?? all.FirstOrDefault(e => e.Name == entry.Name)?.Version) == entry.Version;
+        var pool = pools.GetPool(entry with { Pinned = true });
         var facts = pool.ColdStart;
         var traffic = pool.Traffic.Snapshot();
         var coldStart = new ColdStartInfo(facts.State, facts.LoadAttempts, facts.LoadTime?.TotalMilliseconds, facts.FirstPredictionTime?.TotalMilliseconds, facts.LoadedAt, facts.LastError);
-        bool isDefault = entry.Name == catalog.DefaultModel && isNewest;
+        bool isDefault = entry.Name == catalog.DefaultModel && isActive;
         try
         {
             var package = ModelPackage.Open(entry.Directory);

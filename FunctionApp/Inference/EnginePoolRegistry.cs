@@ -14,11 +14,17 @@ public sealed class EnginePoolRegistry(
     ILoggerFactory loggerFactory) : IAsyncDisposable, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<EnginePool>> _pools = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ModelEntry> _successors = new(StringComparer.Ordinal);
 
-    /// <summary>The pool for a model version's package folder.</summary>
+    /// <summary>
+    /// The pool for a model version's package folder. An unpinned entry whose version has been retired gets
+    /// the pool of the version that replaced it.
+    /// </summary>
     public EnginePool GetPool(ModelEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        for (int hops = 0; !entry.Pinned && hops < 16 && _successors.TryGetValue(Path.GetFullPath(entry.Directory), out var successor); hops++)
+            entry = successor;
         var key = Path.GetFullPath(entry.Directory);
         return _pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
             entry.Name,
@@ -26,6 +32,20 @@ public sealed class EnginePoolRegistry(
             () => InferencePipeline.Create(ModelPackage.Open(key), runtimeOptions.Value),
             poolOptions.Value,
             loggerFactory.CreateLogger<EnginePool>()))).Value;
+    }
+
+    /// <summary>
+    /// Takes a version out of service: later unpinned lookups go to <paramref name="successor"/>, and the old
+    /// pool is disposed once its in-flight predictions have finished.
+    /// </summary>
+    public async Task RetireAsync(ModelEntry entry, ModelEntry? successor)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var key = Path.GetFullPath(entry.Directory);
+        if (successor is not null)
+            _successors[key] = successor with { Pinned = false };
+        if (_pools.TryRemove(key, out var pool) && pool.IsValueCreated)
+            await pool.Value.DisposeAsync();
     }
 
     /// <summary>The pools created so far, loaded or not.</summary>

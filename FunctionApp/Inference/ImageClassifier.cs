@@ -50,7 +50,11 @@ public sealed class ImageClassifier(
     {
         ArgumentNullException.ThrowIfNull(image);
         int k = ResolveTopK(topK);
-        var pool = pools.GetPool(entry);
+        return await WithPoolAsync(entry, pool => ClassifyOnAsync(pool, image, k, cancellationToken));
+    }
+
+    private async Task<PredictionResult> ClassifyOnAsync(EnginePool pool, NamedImage image, int k, CancellationToken cancellationToken)
+    {
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         var manifest = pipeline.Package.Manifest;
 
@@ -86,7 +90,11 @@ public sealed class ImageClassifier(
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count > _options.MaxBatchImages)
             throw new ArgumentException($"{images.Count} images is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(images));
-        var pool = pools.GetPool(entry);
+        return await WithPoolAsync(entry, pool => ScoreImagesOnAsync(pool, images, cancellationToken));
+    }
+
+    private async Task<ScoredImages> ScoreImagesOnAsync(EnginePool pool, IReadOnlyList<NamedImage> images, CancellationToken cancellationToken)
+    {
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         var manifest = pipeline.Package.Manifest;
 
@@ -135,7 +143,11 @@ public sealed class ImageClassifier(
         ArgumentNullException.ThrowIfNull(tensors);
         if (tensors.Count > _options.MaxBatchImages)
             throw new ArgumentException($"{tensors.Count} tensors is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(tensors));
-        var pool = pools.GetPool(entry);
+        return await WithPoolAsync(entry, pool => ScoreTensorsOnAsync(pool, tensors, cancellationToken));
+    }
+
+    private static async Task<ScoredImages> ScoreTensorsOnAsync(EnginePool pool, IReadOnlyList<float[]> tensors, CancellationToken cancellationToken)
+    {
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         int length = pipeline.Package.Manifest.Preprocessing.TensorLength;
         if (tensors.Any(t => t.Length != length))
@@ -146,6 +158,22 @@ public sealed class ImageClassifier(
         double perImageMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds / Math.Max(1, tensors.Count);
         var results = scores.Select(s => new ScoredImage(ScorePostprocessor.Probabilities(s, pipeline.Package.Manifest.Scores), new StageTimings(0, 0, perImageMs), null)).ToList();
         return new ScoredImages(pool.Model, pool.Version, pipeline.Package, results);
+    }
+
+    /// <summary>
+    /// Runs work on the entry's pool. If that version was retired (hot reload) between choosing the pool and using
+    /// it, the work runs once more on the pool that replaced it, so a switch fails no request.
+    /// </summary>
+    private async Task<T> WithPoolAsync<T>(ModelEntry entry, Func<EnginePool, Task<T>> work)
+    {
+        try
+        {
+            return await work(pools.GetPool(entry));
+        }
+        catch (ObjectDisposedException)
+        {
+            return await work(pools.GetPool(entry));
+        }
     }
 
     private int ResolveTopK(int? topK)

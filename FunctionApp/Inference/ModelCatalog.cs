@@ -2,8 +2,11 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Inference;
 
-/// <summary>A model version that can be served: where its package lives.</summary>
-public sealed record ModelEntry(string Name, string Version, string Directory);
+/// <summary>
+/// A model version that can be served: where its package lives. <paramref name="Pinned"/> says the caller asked
+/// for this exact version; an unpinned entry follows its model to a newer version when the old one is retired.
+/// </summary>
+public sealed record ModelEntry(string Name, string Version, string Directory, bool Pinned = false);
 
 /// <summary>The requested model or version does not exist.</summary>
 public sealed class ModelNotFoundException : Exception
@@ -25,17 +28,20 @@ public sealed class ModelNotFoundException : Exception
 }
 
 /// <summary>
-/// The model packages under the models root, laid out <c>{name}/{version}/</c>. The newest version of a
-/// model serves unless a request pins one.
+/// The model packages under the models root, laid out <c>{name}/{version}/</c>. A request that names no version
+/// gets the model's active version: the newest when the model is first used, then whatever
+/// <see cref="ModelRefreshService"/> switches to once a newer version has loaded, or, with a canary split
+/// configured (<c>Models:Canary:{name}:{version}</c> = weight), a version drawn by weight.
 /// </summary>
 public sealed class ModelCatalog(IOptions<ModelsOptions> options)
 {
     private readonly ModelsOptions _options = options.Value;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ModelEntry> _active = new(StringComparer.Ordinal);
 
     public string Root => _options.ResolvedRoot;
     public string DefaultModel => _options.Default;
 
-    /// <summary>Every model version found, newest version of each model first.</summary>
+    /// <summary>Every model version on disk now, newest version of each model first.</summary>
     public IReadOnlyList<ModelEntry> List()
     {
         if (!Directory.Exists(Root))
@@ -49,18 +55,49 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
             .ToList();
     }
 
-    /// <summary>Finds a model version: the default model when no name is given, the newest version when no version is.</summary>
+    /// <summary>Finds a model version: the default model when no name is given, the active version (or a canary draw) when no version is.</summary>
     /// <exception cref="ModelNotFoundException">No such model or version.</exception>
     public ModelEntry Resolve(string? name = null, string? version = null)
     {
         name = string.IsNullOrWhiteSpace(name) ? DefaultModel : name;
+        if (string.IsNullOrWhiteSpace(version) && _options.Canary.TryGetValue(name, out var split) && split.Count > 0)
+            version = Draw(split);
+        else if (string.IsNullOrWhiteSpace(version))
+            return _active.TryGetValue(name, out var active) ? active : _active.GetOrAdd(name, _ => Newest(name));
+
         var versions = List().Where(e => e.Name == name).ToList();
         if (versions.Count == 0)
             throw new ModelNotFoundException($"No model named '{name}' is available.");
-        if (string.IsNullOrWhiteSpace(version))
-            return versions[0];
-        return versions.FirstOrDefault(e => e.Version == version)
+        var found = versions.FirstOrDefault(e => e.Version == version)
             ?? throw new ModelNotFoundException($"Model '{name}' has no version '{version}' (available: {string.Join(", ", versions.Select(v => v.Version))}).");
+        return found with { Pinned = true };
+    }
+
+    /// <summary>The version unpinned requests for a model get now, or null before its first use.</summary>
+    public ModelEntry? Active(string name) => _active.TryGetValue(name, out var entry) ? entry : null;
+
+    /// <summary>Makes <paramref name="entry"/> the version unpinned requests get, in one atomic step.</summary>
+    public void Activate(ModelEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        _active[entry.Name] = entry with { Pinned = false };
+    }
+
+    private ModelEntry Newest(string name) =>
+        List().FirstOrDefault(e => e.Name == name) ?? throw new ModelNotFoundException($"No model named '{name}' is available.");
+
+    private static string Draw(IDictionary<string, int> split)
+    {
+        int total = split.Values.Sum(w => Math.Max(0, w));
+        int pick = Random.Shared.Next(Math.Max(1, total));
+        foreach (var (version, weight) in split.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (pick < weight)
+                return version;
+            pick -= Math.Max(0, weight);
+        }
+
+        return split.Keys.Max(VersionComparer.Instance)!;
     }
 }
 

@@ -22,6 +22,16 @@ public sealed class ModelsOptions
     /// </summary>
     public ModelWarmUp WarmUp { get; set; } = ModelWarmUp.Lazy;
 
+    /// <summary>
+    /// Canary splits: for a model, the weight of each version among requests that name no version, for
+    /// example <c>Models:Canary:fashion-resnet18:1 = 90</c> and <c>...:2 = 10</c>.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, int>> Canary { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>How often the models root is checked for new versions to load and switch to; zero turns it off.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     public string ResolvedRoot => string.IsNullOrWhiteSpace(Root) ? Path.Combine(AppContext.BaseDirectory, "models") : Path.GetFullPath(Root);
 }
 
