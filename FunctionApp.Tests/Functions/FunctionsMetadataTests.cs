@@ -35,6 +35,8 @@ public class FunctionsMetadataTests
     [InlineData("ProcessImageEventGrid", "images/{name}", "EventGrid")]
     [InlineData("ProcessBatch", "batches/{name}", null)]
     [InlineData("ProcessBatchEventGrid", "batches/{name}", "EventGrid")]
+    [InlineData("ModelPublished", "models/{name}", null)]
+    [InlineData("ModelPublishedEventGrid", "models/{name}", "EventGrid")]
     public void Metadata_BlobTriggers_WatchTheirContainerThroughTheNamedConnection(string name, string path, string? source)
     {
         var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == name));
@@ -54,6 +56,7 @@ public class FunctionsMetadataTests
 
         Assert.Equal("true", values.GetProperty("AzureWebJobs.ProcessImageEventGrid.Disabled").GetString());
         Assert.Equal("true", values.GetProperty("AzureWebJobs.ProcessBatchEventGrid.Disabled").GetString());
+        Assert.Equal("true", values.GetProperty("AzureWebJobs.ModelPublishedEventGrid.Disabled").GetString());
         Assert.Equal("UseDevelopmentStorage=true", values.GetProperty("AzureWebJobsStorage").GetString());
     }
 

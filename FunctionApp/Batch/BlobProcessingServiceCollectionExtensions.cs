@@ -17,6 +17,8 @@ public static class BlobProcessingServiceCollectionExtensions
         services.AddSingleton<BlobStorage>();
         services.AddSingleton<ImageBlobProcessor>();
         services.AddSingleton<BatchJobProcessor>();
+        services.AddSingleton<BlobModelRepository>();
+        services.AddSingleton<Inference.IModelRepositorySync>(sp => sp.GetRequiredService<BlobModelRepository>());
         return services;
     }
 }

@@ -48,6 +48,17 @@ internal static class ModelsCommand
             return 0;
         }));
 
-        return new Command("models", "Inspect model packages.") { validate, list };
+        var sealDirectory = new Argument<DirectoryInfo>("directory") { Description = "The model package folder (with model.json)." };
+        var seal = new Command("seal", "List every file of a package with its size and SHA-256 in model.json, as publishing to blob storage requires.") { sealDirectory };
+        seal.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
+        {
+            var directory = parse.GetValue(sealDirectory)!.FullName;
+            ModelPackage.Open(directory);
+            var manifest = Storage.PackageSeal.Seal(directory);
+            await output.WriteLineAsync($"Sealed {manifest.Name} version {manifest.Version}: {manifest.Files!.Count} files listed in {ModelManifest.FileName}");
+            return 0;
+        }));
+
+        return new Command("models", "Inspect and prepare model packages.") { validate, list, seal };
     }
 }

@@ -9,7 +9,7 @@ namespace FunctionApp.Functions;
 /// (the default locally, with Azurite) and the Event Grid source (which Flex Consumption requires). Turn off
 /// the pair you do not use with <c>AzureWebJobs.{FunctionName}.Disabled</c> = <c>true</c>.
 /// </summary>
-public sealed class BlobFunctions(ImageBlobProcessor images, BatchJobProcessor batches)
+public sealed class BlobFunctions(ImageBlobProcessor images, BatchJobProcessor batches, Inference.ModelRefreshService models)
 {
     public const string Connection = "AzureWebJobsStorage";
 
@@ -24,6 +24,15 @@ public sealed class BlobFunctions(ImageBlobProcessor images, BatchJobProcessor b
     [Function("ProcessBatch")]
     public Task ProcessBatch([BlobTrigger("batches/{name}", Connection = Connection)] BlobClient blob, string name, CancellationToken cancellationToken) =>
         batches.ProcessAsync(name, cancellationToken);
+
+    /// <summary>A blob under <c>models/</c> (with <c>Models:Source=Blob</c>): fetch, verify, load and switch to new versions.</summary>
+    [Function("ModelPublished")]
+    public Task ModelPublished([BlobTrigger("models/{name}", Connection = Connection)] BlobClient blob, string name, CancellationToken cancellationToken) =>
+        models.RefreshAsync(cancellationToken);
+
+    [Function("ModelPublishedEventGrid")]
+    public Task ModelPublishedEventGrid([BlobTrigger("models/{name}", Connection = Connection, Source = BlobTriggerSource.EventGrid)] BlobClient blob, string name, CancellationToken cancellationToken) =>
+        models.RefreshAsync(cancellationToken);
 
     [Function("ProcessBatchEventGrid")]
     public Task ProcessBatchEventGrid([BlobTrigger("batches/{name}", Connection = Connection, Source = BlobTriggerSource.EventGrid)] BlobClient blob, string name, CancellationToken cancellationToken) =>

@@ -35,6 +35,12 @@ public sealed record ModelManifest
     /// <summary>A text file with one class label per line, in class-index order.</summary>
     public string Labels { get; init; } = "labels.txt";
 
+    /// <summary>
+    /// The package's files with their sizes and SHA-256 digests (written by <c>models seal</c>). Packages fetched
+    /// from blob storage must list them, and every file is checked against them before the package is used.
+    /// </summary>
+    public IReadOnlyList<PackageFile>? Files { get; init; }
+
     /// <summary>The class count the ONNX output (or the head) produces.</summary>
     [JsonIgnore]
     public long OnnxOutputWidth => OutputShape.Count >= 2 ? OutputShape[1] : -1;
@@ -75,6 +81,9 @@ public enum ScoreKind
     /// <summary>Scores that already sum to one.</summary>
     Probabilities,
 }
+
+/// <summary>One file of a package: its path inside the package, size in bytes, and SHA-256 (lowercase hex).</summary>
+public sealed record PackageFile(string Path, long Size, string Sha256);
 
 /// <summary>An ML.NET model (saved with <c>MLContext.Model.Save</c>) applied to the ONNX output.</summary>
 public sealed record HeadSpec

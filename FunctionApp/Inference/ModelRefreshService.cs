@@ -4,6 +4,12 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Inference;
 
+/// <summary>A remote model repository that copies new packages into the local models root.</summary>
+public interface IModelRepositorySync
+{
+    Task<int> SyncAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// Hot reload. Every <c>Models:RefreshInterval</c>, looks for a model version newer than the one serving; loads
 /// it in the background and runs one prediction; only then switches unpinned traffic to it in one step, and
@@ -13,6 +19,7 @@ namespace FunctionApp.Inference;
 public sealed partial class ModelRefreshService(
     ModelCatalog catalog,
     EnginePoolRegistry pools,
+    IEnumerable<IModelRepositorySync> repositories,
     IOptions<ModelsOptions> options,
     ILogger<ModelRefreshService> logger) : BackgroundService
 {
@@ -25,25 +32,29 @@ public sealed partial class ModelRefreshService(
         if (interval <= TimeSpan.Zero)
             return;
         using var timer = new PeriodicTimer(interval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        do
         {
             try
             {
                 await RefreshAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogScanFailed(ex, ex.Message);
             }
         }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>One pass: switch each model in use to its newest version that loads.</summary>
+    /// <summary>One pass: fetch newly published packages, then switch each model in use to its newest version that loads.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
+            foreach (var repository in repositories)
+                await repository.SyncAsync(cancellationToken);
+
             foreach (var group in catalog.List().GroupBy(e => e.Name))
             {
                 var current = catalog.Active(group.Key);

@@ -32,11 +32,26 @@ public sealed class ModelsOptions
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    public string ResolvedRoot => string.IsNullOrWhiteSpace(Root) ? Path.Combine(AppContext.BaseDirectory, "models") : Path.GetFullPath(Root);
+    /// <summary>
+    /// <see cref="ModelSource.Local"/> (default): packages in <see cref="Root"/>. <see cref="ModelSource.Blob"/>:
+    /// packages published to the <c>models</c> container of the storage connection, laid out
+    /// <c>{name}/{version}/</c> and cached in <see cref="Root"/> (default: a folder under the system temp path).
+    /// </summary>
+    public ModelSource Source { get; set; } = ModelSource.Local;
+
+    public string ResolvedRoot => !string.IsNullOrWhiteSpace(Root) ? Path.GetFullPath(Root)
+        : Source == ModelSource.Blob ? Path.Combine(Path.GetTempPath(), "fashion-inference-models")
+        : Path.Combine(AppContext.BaseDirectory, "models");
 }
 
 public enum ModelWarmUp
 {
     Lazy,
     Eager,
+}
+
+public enum ModelSource
+{
+    Local,
+    Blob,
 }

@@ -13,6 +13,7 @@ public sealed class StorageOptions
     public const string PreprocessedContainer = "preprocessed";
     public const string FailedContainer = "images-failed";
     public const string BatchesContainer = "batches";
+    public const string ModelsContainer = "models";
 
     /// <summary>
     /// The name of the connection setting, as the blob triggers use it: a connection string in
