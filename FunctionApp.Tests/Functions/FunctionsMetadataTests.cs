@@ -48,6 +48,15 @@ public class FunctionsMetadataTests
     }
 
     [Fact]
+    public void Metadata_KeepWarm_IsATimerOnTheConfiguredSchedule()
+    {
+        var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == "KeepWarm"));
+
+        Assert.Equal("timerTrigger", trigger.GetProperty("type").GetString());
+        Assert.Equal("%KeepWarmSchedule%", trigger.GetProperty("schedule").GetString());
+    }
+
+    [Fact]
     public void LocalSettingsSample_TurnsOffTheEventGridTriggersForLocalPolling()
     {
         var path = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "local.settings.sample.json");
@@ -58,6 +67,8 @@ public class FunctionsMetadataTests
         Assert.Equal("true", values.GetProperty("AzureWebJobs.ProcessBatchEventGrid.Disabled").GetString());
         Assert.Equal("true", values.GetProperty("AzureWebJobs.ModelPublishedEventGrid.Disabled").GetString());
         Assert.Equal("UseDevelopmentStorage=true", values.GetProperty("AzureWebJobsStorage").GetString());
+        Assert.Equal("true", values.GetProperty("AzureWebJobs.KeepWarm.Disabled").GetString());
+        Assert.Equal("0 */5 * * * *", values.GetProperty("KeepWarmSchedule").GetString());
     }
 
     [Theory]
