@@ -16,7 +16,7 @@ public static class CommandLineApp
 {
     private static readonly HashSet<string> Verbs = new(StringComparer.Ordinal)
     {
-        "predict", "serve", "train", "evaluate", "models", "import-fashion-mnist", "--help", "-h", "-?", "--version",
+        "predict", "serve", "train", "evaluate", "models", "slice", "import-fashion-mnist", "--help", "-h", "-?", "--version",
     };
 
     internal static Option<bool> VerboseOption { get; } = new("--verbose")
@@ -37,6 +37,7 @@ public static class CommandLineApp
             TrainCommand.Create(),
             EvaluateCommand.Create(),
             ModelsCommand.Create(),
+            SliceCommand.Create(),
             ImportFashionMnistCommand.Create(),
         };
         root.Options.Add(VerboseOption);

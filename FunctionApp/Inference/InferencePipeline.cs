@@ -65,7 +65,11 @@ public sealed class InferencePipeline : IDisposable
         OnnxSignature signature;
         try
         {
-            signature = OnnxSignature.Read(package.OnnxPath);
+            // A sliced model's signature: the first slice's inputs, every slice's outputs.
+            signature = package.IsSliced
+                ? package.Manifest.Slices!.Select(sl => OnnxSignature.Read(Path.Combine(package.Directory, sl.File)))
+                    .Aggregate((first, next) => first with { Outputs = [.. first.Outputs, .. next.Outputs] })
+                : OnnxSignature.Read(package.OnnxPath);
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
         {
@@ -86,30 +90,38 @@ public sealed class InferencePipeline : IDisposable
         var empty = ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema);
 
         TransformerChain<ITransformer> transformer;
-        OnnxTransformer onnx;
+        var stages = new List<ITransformer>();
+        IDataView afterOnnx = empty;
         try
         {
-            onnx = ml.Transforms.ApplyOnnxModel(new OnnxOptions
+            // One ApplyOnnxModel stage for a whole model, or one per slice, each reading the columns (tensors)
+            // the earlier slices wrote: the same pipeline definition either way.
+            foreach (var (file, inputs, outputs) in OnnxStages(package, inputDims))
             {
-                ModelFile = package.OnnxPath,
-                InputColumns = [manifest.InputTensor],
-                OutputColumns = [manifest.OutputTensor],
-                ShapeDictionary = new Dictionary<string, int[]> { [manifest.InputTensor] = inputDims },
-                IntraOpNumThreads = runtime.EffectiveIntraOpThreads,
-                InterOpNumThreads = 1,
-            }).Fit(empty);
+                var stage = ml.Transforms.ApplyOnnxModel(new OnnxOptions
+                {
+                    ModelFile = Path.Combine(package.Directory, file),
+                    InputColumns = [.. inputs.Keys],
+                    OutputColumns = [.. outputs],
+                    ShapeDictionary = inputs,
+                    IntraOpNumThreads = runtime.EffectiveIntraOpThreads,
+                    InterOpNumThreads = 1,
+                }).Fit(afterOnnx);
+                stages.Add(stage);
+                afterOnnx = stage.Transform(afterOnnx);
+            }
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
+            foreach (var stage in stages.OfType<IDisposable>())
+                stage.Dispose();
             throw new ModelPackageException(package.Directory, [$"ONNX Runtime cannot load '{manifest.OnnxFile}': {ex.Message}"]);
         }
 
         try
         {
             // Transform is lazy: these views only carry the schema each stage is fitted against.
-            var afterOnnx = onnx.Transform(empty);
             var featureType = afterOnnx.Schema[manifest.OutputTensor].Type;
-            var stages = new List<ITransformer> { onnx };
             if (package.HasHead)
             {
                 var copyFeatures = ml.Transforms.CopyColumns(HeadSpec.FeaturesColumn, manifest.OutputTensor).Fit(afterOnnx);
@@ -137,8 +149,26 @@ public sealed class InferencePipeline : IDisposable
         }
         catch
         {
-            onnx.Dispose();
+            foreach (var stage in stages.OfType<IDisposable>())
+                stage.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The ONNX files to apply in order, with the shapes of the tensors each reads and the tensors it writes.</summary>
+    private static IEnumerable<(string File, Dictionary<string, int[]> Inputs, string[] Outputs)> OnnxStages(ModelPackage package, int[] inputDims)
+    {
+        var manifest = package.Manifest;
+        if (!package.IsSliced)
+        {
+            yield return (manifest.OnnxFile, new Dictionary<string, int[]> { [manifest.InputTensor] = inputDims }, [manifest.OutputTensor]);
+            yield break;
+        }
+
+        foreach (var slice in manifest.Slices!)
+        {
+            var inputs = slice.Inputs.ToDictionary(t => t.Name, t => t.Name == manifest.InputTensor ? inputDims : t.Shape.Select(d => (int)d).ToArray(), StringComparer.Ordinal);
+            yield return (slice.File, inputs, [.. slice.Outputs.Select(t => t.Name)]);
         }
     }
 

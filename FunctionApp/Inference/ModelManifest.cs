@@ -36,6 +36,12 @@ public sealed record ModelManifest
     public string Labels { get; init; } = "labels.txt";
 
     /// <summary>
+    /// For a sliced model (made by <c>slice</c>): the sub-models in the order they run, with the tensors that
+    /// cross between them. <see cref="OnnxFile"/> then names the first slice.
+    /// </summary>
+    public IReadOnlyList<Decomposition.SliceInfo>? Slices { get; init; }
+
+    /// <summary>
     /// The package's files with their sizes and SHA-256 digests (written by <c>models seal</c>). Packages fetched
     /// from blob storage must list them, and every file is checked against them before the package is used.
     /// </summary>

@@ -35,6 +35,8 @@ public sealed class ModelPackage
     public string Name => Manifest.Name;
     public string Version => Manifest.Version;
     public string OnnxPath => Path.Combine(Directory, Manifest.OnnxFile);
+
+    public bool IsSliced => Manifest.Slices is { Count: > 0 };
     public string? HeadPath => Manifest.Head is { } head ? Path.Combine(Directory, head.File) : null;
     public bool HasHead => Use == PackageUse.Classifier && Manifest.Head is not null;
 
@@ -63,6 +65,8 @@ public sealed class ModelPackage
         var problems = new List<string>();
         problems.AddRange(ValidateManifest(manifest));
         CheckFile(directory, manifest.OnnxFile, "onnxFile", problems);
+        foreach (var (slice, i) in (manifest.Slices ?? []).Select((slice, i) => (slice, i)))
+            CheckFile(directory, slice.File, $"slices[{i}].file", problems);
 
         string[] labels = [];
         if (use == PackageUse.Classifier)
