@@ -5,6 +5,10 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project FunctionApp.Benchmarks -- ort-floor M I   (the cold-start floor; see cold-start.sh)
 if (args is ["ort-floor", var model, var input])
     return FunctionApp.Benchmarks.OnnxRuntimeFloor.Run(model, input);
+if (args is ["slice-memory", "prepare", var count, var partition, var directory])
+    return FunctionApp.Benchmarks.SliceMemory.Prepare(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), partition, directory);
+if (args is ["slice-memory", "run", var mode, var sliceDirectory])
+    return FunctionApp.Benchmarks.SliceMemory.Run(mode, sliceDirectory);
 if (args is ["pool-memory", var engines])
     return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
 
