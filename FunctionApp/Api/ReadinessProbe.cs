@@ -15,6 +15,19 @@ public sealed class ReadinessProbe(ModelCatalog catalog, EnginePoolRegistry pool
 
     public async Task<Readiness> CheckAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            return await CheckOnceAsync(cancellationToken);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The version was retired by a hot reload while we looked: ask again about its successor.
+            return await CheckOnceAsync(cancellationToken);
+        }
+    }
+
+    private async Task<Readiness> CheckOnceAsync(CancellationToken cancellationToken)
+    {
         ModelEntry entry;
         try
         {
