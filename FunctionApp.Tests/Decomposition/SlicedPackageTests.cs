@@ -73,6 +73,25 @@ public sealed class SlicedPackageTests : IDisposable
     }
 
     [Fact]
+    public async Task OneSliceAtATime_ServesTheSameAnswersAsAllResident()
+    {
+        var entry = TestServicesDefault.Entry();
+        var sliced = PackageSlicer.Slice(ModelPackage.Open(entry.Directory), slices: 4, maxSliceBytes: null, _temp.Sub("resnet-4"));
+        var slicedEntry = new ModelEntry(entry.Name, entry.Version, sliced.Directory);
+        await using var resident = TestServices.Create();
+        await using var oneAtATime = TestServices.Create(new Dictionary<string, string?> { ["OnnxRuntime:SliceResidency"] = "OneAtATime" });
+
+        foreach (var file in Directory.GetFiles(Images.TestData("fashion", "trouser")).Take(3))
+        {
+            var image = new NamedImage(file, await File.ReadAllBytesAsync(file));
+            var a = (await resident.GetRequiredService<ImageClassifier>().ClassifyAsync(image, slicedEntry, topK: 3)).Images[0].Top!;
+            var b = (await oneAtATime.GetRequiredService<ImageClassifier>().ClassifyAsync(image, slicedEntry, topK: 3)).Images[0].Top!;
+            Assert.Equal(a.Select(t => t.Label), b.Select(t => t.Label));
+            Assert.All(a.Zip(b), p => Assert.Equal(p.First.Score, p.Second.Score, 1e-5f));
+        }
+    }
+
+    [Fact]
     public async Task SlicedVersion_ServedOverHttp_AnswersLikeTheWholeModel()
     {
         using var models = new ModelRoot();

@@ -94,9 +94,16 @@ public sealed class InferencePipeline : IDisposable
         IDataView afterOnnx = empty;
         try
         {
+            if (package.IsSliced && runtime.SliceResidency == Decomposition.SliceResidency.OneAtATime)
+            {
+                var mapping = OneSliceAtATime(ml, package, inputSchema, runtime);
+                stages.Add(mapping);
+                afterOnnx = mapping.Transform(afterOnnx);
+            }
+
             // One ApplyOnnxModel stage for a whole model, or one per slice, each reading the columns (tensors)
             // the earlier slices wrote: the same pipeline definition either way.
-            foreach (var (file, inputs, outputs) in OnnxStages(package, inputDims))
+            foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == Decomposition.SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
             {
                 var stage = ml.Transforms.ApplyOnnxModel(new OnnxOptions
                 {
@@ -153,6 +160,28 @@ public sealed class InferencePipeline : IDisposable
                 stage.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The slices as one mapping stage that loads, runs and releases each slice in turn for every row, so that
+    /// only one slice's weights are in memory at a time. It writes the same output column ApplyOnnxModel would.
+    /// </summary>
+    private static Microsoft.ML.Transforms.CustomMappingTransformer<TensorInput, ScoresOutput> OneSliceAtATime(MLContext ml, ModelPackage package, SchemaDefinition inputSchema, OnnxRuntimeOptions runtime)
+    {
+        var manifest = package.Manifest;
+        var slices = manifest.Slices!.Select(sl => (Path.Combine(package.Directory, sl.File), sl)).ToList();
+        var last = manifest.Slices!.SelectMany(sl => sl.Outputs).Last(t => t.Name == manifest.OutputTensor);
+        var runner = new Decomposition.SlicedModelRunner(slices, Decomposition.SliceResidency.OneAtATime, runtime.CreateSessionOptions);
+        long[] inputShape = [.. InputDims(manifest.Preprocessing).Select(d => (long)d)];
+        var outputSchema = SchemaDefinition.Create(typeof(ScoresOutput));
+        outputSchema[0].ColumnName = manifest.OutputTensor;
+        outputSchema[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, last.Shape.Select(d => (int)d).ToArray());
+        var estimator = ml.Transforms.CustomMapping<TensorInput, ScoresOutput>(
+            (input, output) => output.Scores = runner.Run(new Dictionary<string, (float[], long[])>(StringComparer.Ordinal) { [manifest.InputTensor] = (input.Pixels, inputShape) })[manifest.OutputTensor].Data,
+            contractName: null,
+            inputSchemaDefinition: inputSchema,
+            outputSchemaDefinition: outputSchema);
+        return estimator.Fit(ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema));
     }
 
     /// <summary>The ONNX files to apply in order, with the shapes of the tensors each reads and the tensors it writes.</summary>

@@ -20,6 +20,13 @@ public sealed class OnnxRuntimeOptions
 
     public GraphOptimizationLevel GraphOptimization { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
+    /// <summary>
+    /// For sliced models: keep every slice loaded (<see cref="Decomposition.SliceResidency.AllResident"/>, fast), or
+    /// load, run and release one slice at a time (<see cref="Decomposition.SliceResidency.OneAtATime"/>: peak memory
+    /// near the largest slice, each inference several times slower).
+    /// </summary>
+    public Decomposition.SliceResidency SliceResidency { get; set; } = Decomposition.SliceResidency.AllResident;
+
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
 
     /// <summary>Builds session options; the caller (ONNX Runtime via ML.NET) owns the result.</summary>
