@@ -37,6 +37,8 @@ public class FunctionsMetadataTests
     [InlineData("ProcessBatchEventGrid", "batches/{name}", "EventGrid")]
     [InlineData("ModelPublished", "models/{name}", null)]
     [InlineData("ModelPublishedEventGrid", "models/{name}", "EventGrid")]
+    [InlineData("StartChainFromBlob", "chain-images/{name}", null)]
+    [InlineData("StartChainFromBlobEventGrid", "chain-images/{name}", "EventGrid")]
     public void Metadata_BlobTriggers_WatchTheirContainerThroughTheNamedConnection(string name, string path, string? source)
     {
         var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == name));
@@ -45,6 +47,16 @@ public class FunctionsMetadataTests
         Assert.Equal(path, trigger.GetProperty("path").GetString());
         Assert.Equal("AzureWebJobsStorage", trigger.GetProperty("connection").GetString());
         Assert.Equal(source, trigger.TryGetProperty("source", out var s) ? s.GetString() : null);
+    }
+
+    [Fact]
+    public void Metadata_RunSliceStep_IsAQueueTriggerOnTheStepsQueue()
+    {
+        var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == "RunSliceStep"));
+
+        Assert.Equal("queueTrigger", trigger.GetProperty("type").GetString());
+        Assert.Equal("slice-steps", trigger.GetProperty("queueName").GetString());
+        Assert.Equal("AzureWebJobsStorage", trigger.GetProperty("connection").GetString());
     }
 
     [Fact]

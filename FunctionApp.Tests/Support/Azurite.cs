@@ -5,7 +5,7 @@ using System.Net.Sockets;
 namespace FunctionApp.Tests.Support;
 
 /// <summary>
-/// Azurite's blob service on a free loopback port for the tests that need storage, started from the
+/// Azurite's blob and queue services on free loopback ports for the tests that need storage, started from the
 /// repository's node_modules (<c>npm ci</c>, which <c>./test.sh</c> runs) and stopped afterwards.
 /// </summary>
 public sealed class Azurite : IAsyncLifetime, IDisposable
@@ -16,14 +16,19 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
 
     public int Port { get; private set; }
 
+    public int QueuePort { get; private set; }
+
     public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;";
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;";
 
     public async Task InitializeAsync()
     {
         var executable = Find();
         Port = FreePort();
-        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose"])
+        QueuePort = FreePort();
+        int tablePort = FreePort();
+        string P(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", P(Port), "--queueHost", "127.0.0.1", "--queuePort", P(QueuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -41,8 +46,12 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
                 throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
             try
             {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, Port);
+                foreach (var port in new[] { Port, QueuePort })
+                {
+                    using var client = new TcpClient();
+                    await client.ConnectAsync(IPAddress.Loopback, port);
+                }
+
                 return;
             }
             catch (SocketException)
@@ -72,7 +81,7 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite-blob");
+            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite");
             if (File.Exists(candidate))
                 return candidate;
         }

@@ -13,6 +13,8 @@ public static class ApiRoutes
     public const string Predict = "api/predict";
     public const string Models = "api/models";
     public const string Model = "api/models/{name}";
+    public const string Chains = "api/chains";
+    public const string Chain = "api/chains/{id}";
     public const string HealthLive = "api/health/live";
     public const string HealthReady = "api/health/ready";
 
@@ -31,6 +33,8 @@ public static class ApiRoutes
         new("Predict", "post", Predict, Anonymous: false),
         new("ListModels", "get", Models, Anonymous: false),
         new("GetModel", "get", Model, Anonymous: false),
+        new("StartChain", "post", Chains, Anonymous: false),
+        new("GetChain", "get", Chain, Anonymous: false),
         new("HealthLive", "get", HealthLive, Anonymous: true),
         new("HealthReady", "get", HealthReady, Anonymous: true),
         new("V2ServerMetadata", "get", V2Server, Anonymous: false),

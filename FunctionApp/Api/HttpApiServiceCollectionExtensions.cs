@@ -1,4 +1,5 @@
 using FunctionApp.Api.OpenInference;
+using FunctionApp.Batch;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionApp.Api;
@@ -8,6 +9,7 @@ public static class HttpApiServiceCollectionExtensions
     /// <summary>The HTTP API's handlers, shared by the Functions host and <c>serve</c>.</summary>
     public static IServiceCollection AddHttpApi(this IServiceCollection services)
     {
+        services.AddBlobProcessing(); // chains run through storage
         services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddProblemDetails();
         services.AddSingleton<PredictRequestReader>();

@@ -16,6 +16,7 @@ public sealed partial class PredictionApi(
     ModelCatalog catalog,
     ModelDescriptions models,
     ReadinessProbe readiness,
+    Decomposition.SliceChain chain,
     IOptions<ApiOptions> options,
     ILogger<PredictionApi> logger)
 {
@@ -39,6 +40,27 @@ public sealed partial class PredictionApi(
         }
 
         return TypedResults.Json(result, ApiJson.Options);
+    });
+
+    /// <summary>
+    /// <c>POST /api/chains?model=&amp;version=&amp;top=</c>: runs one image through a sliced model as a chain of
+    /// function invocations; answers 202 with the chain's address to poll.
+    /// </summary>
+    public Task<IResult> StartChainAsync(HttpRequest request, CancellationToken cancellationToken) => GuardAsync(async () =>
+    {
+        var body = await reader.ReadAsync(request, cancellationToken);
+        if (body.Images.Count != 1)
+            throw ApiRequestException.BadRequest("A chain classifies one image; send exactly one.");
+        var state = await chain.StartAsync(body.Images[0], body.Model, body.Version, body.Top, cancellationToken);
+        return TypedResults.Json(state, ApiJson.Options, statusCode: StatusCodes.Status202Accepted).WithLocation($"/{ApiRoutes.Chains}/{state.Id}");
+    });
+
+    /// <summary><c>GET /api/chains/{id}</c>: 202 while running, 200 with the answer (or the failure) once done.</summary>
+    public Task<IResult> GetChainAsync(string id, CancellationToken cancellationToken) => GuardAsync(async () =>
+    {
+        var state = await chain.GetAsync(id, cancellationToken)
+            ?? throw new ApiRequestException(StatusCodes.Status404NotFound, "Chain not found", $"No chain '{id}' exists.");
+        return TypedResults.Json(state, ApiJson.Options, statusCode: state.Status == "running" ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
     });
 
     /// <summary><c>GET /api/models</c></summary>

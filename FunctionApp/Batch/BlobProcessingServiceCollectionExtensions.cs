@@ -14,11 +14,13 @@ public static class BlobProcessingServiceCollectionExtensions
         services.AddOptions<BatchOptions>().BindConfiguration(BatchOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<PreprocessingOutputOptions>().BindConfiguration(PreprocessingOutputOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<BlobStorage>();
-        services.AddSingleton<ImageBlobProcessor>();
-        services.AddSingleton<BatchJobProcessor>();
-        services.AddSingleton<BlobModelRepository>();
-        services.AddSingleton<Inference.IModelRepositorySync>(sp => sp.GetRequiredService<BlobModelRepository>());
+        // Try-adds: the HTTP API (chains) and the hosts both register these; each service must exist once.
+        services.TryAddSingleton<BlobStorage>();
+        services.TryAddSingleton<ImageBlobProcessor>();
+        services.TryAddSingleton<BatchJobProcessor>();
+        services.TryAddSingleton<BlobModelRepository>();
+        services.TryAddSingleton<Decomposition.SliceChain>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Inference.IModelRepositorySync, BlobModelRepository>(sp => sp.GetRequiredService<BlobModelRepository>()));
         return services;
     }
 }

@@ -25,6 +25,19 @@ public sealed class PredictionFunctions(PredictionApi api)
         string name) =>
         api.GetModelAsync(name).AsAction();
 
+    [Function("StartChain")]
+    public Task<IActionResult> StartChain(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.Chains)] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        api.StartChainAsync(request, cancellationToken).AsAction();
+
+    [Function("GetChain")]
+    public Task<IActionResult> GetChain(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Chain)] HttpRequest request,
+        string id,
+        CancellationToken cancellationToken) =>
+        api.GetChainAsync(id, cancellationToken).AsAction();
+
     [Function("HealthLive")]
     public static IActionResult HealthLive(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.HealthLive)] HttpRequest request) =>

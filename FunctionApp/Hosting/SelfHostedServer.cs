@@ -27,6 +27,8 @@ public static class SelfHostedServer
         builder.Services.AddBlobProcessing();
         builder.Services.AddSingleton<BlobWatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobWatcher>());
+        builder.Services.AddSingleton<Decomposition.ChainWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Decomposition.ChainWorker>());
         builder.Services.AddSingleton<ApiKeyFilter>();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBytes + (1024 * 1024));
@@ -49,6 +51,8 @@ public static class SelfHostedServer
         For("Predict").MapPost(ApiRoutes.Predict, (HttpRequest r, PredictionApi api, CancellationToken ct) => api.PredictAsync(r, ct)).WithName("Predict");
         For("ListModels").MapGet(ApiRoutes.Models, (PredictionApi api) => api.ListModelsAsync()).WithName("ListModels");
         For("GetModel").MapGet(ApiRoutes.Model, (string name, PredictionApi api) => api.GetModelAsync(name)).WithName("GetModel");
+        For("StartChain").MapPost(ApiRoutes.Chains, (HttpRequest r, PredictionApi api, CancellationToken ct) => api.StartChainAsync(r, ct)).WithName("StartChain");
+        For("GetChain").MapGet(ApiRoutes.Chain, (string id, PredictionApi api, CancellationToken ct) => api.GetChainAsync(id, ct)).WithName("GetChain");
         For("HealthLive").MapGet(ApiRoutes.HealthLive, PredictionApi.Live).WithName("HealthLive");
         For("HealthReady").MapGet(ApiRoutes.HealthReady, (PredictionApi api, CancellationToken ct) => api.ReadyAsync(ct)).WithName("HealthReady");
 

@@ -14,6 +14,9 @@ public sealed class StorageOptions
     public const string FailedContainer = "images-failed";
     public const string BatchesContainer = "batches";
     public const string ModelsContainer = "models";
+    public const string ChainsContainer = "chains";
+    public const string ChainImagesContainer = "chain-images";
+    public const string SliceStepsQueue = "slice-steps";
 
     /// <summary>
     /// The name of the connection setting, as the blob triggers use it: a connection string in

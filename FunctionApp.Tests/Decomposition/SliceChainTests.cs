@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using FunctionApp.Decomposition;
+using FunctionApp.Inference;
+using FunctionApp.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using SkiaSharp;
+
+namespace FunctionApp.Tests.Decomposition;
+
+/// <summary>A sliced model as a chain of steps passing tensors through blob storage and a queue (Azurite).</summary>
+public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>A models root whose tiny-cnn version 5 is version 1 cut into 3 slices.</summary>
+    private Dictionary<string, string?> SlicedSettings()
+    {
+        var settings = flow.Settings();
+        var root = settings["Models:Root"]!;
+        var sliced = Path.Combine(root, "tiny-cnn", "5");
+        if (!Directory.Exists(sliced))
+        {
+            PackageSlicer.Slice(ModelPackage.Open(Path.Combine(root, "tiny-cnn", "1")), slices: 3, maxSliceBytes: null, sliced);
+            var manifest = Path.Combine(sliced, "model.json");
+            File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"version\": \"1\"", "\"version\": \"5\"", StringComparison.Ordinal));
+        }
+
+        return settings;
+    }
+
+    [Fact]
+    public async Task Chain_RunsEveryStepThroughStorage_AnswersLikeTheWholeModel_AndCleansUp()
+    {
+        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s).AddSingleton<ChainWorker>());
+        var chain = services.GetRequiredService<SliceChain>();
+        var worker = services.GetRequiredService<ChainWorker>();
+        var image = new NamedImage("x", Images.Solid(8, 8, new SKColor(30, 220, 60)));
+
+        var started = await chain.StartAsync(image, "tiny-cnn", "5", topK: 3, CancellationToken.None);
+        Assert.Equal(("running", 3), (started.Status, started.Steps));
+        await worker.DrainAsync(CancellationToken.None);
+        var done = await chain.GetAsync(started.Id, CancellationToken.None);
+
+        var whole = await services.GetRequiredService<ImageClassifier>().ClassifyAsync(image, "tiny-cnn", "1", 3);
+        Assert.Equal("finished", done!.Status);
+        Assert.Equal(whole.Images[0].Top!.Select(t => t.Label), done.Top!.Select(t => t.Label));
+        Assert.All(whole.Images[0].Top!.Zip(done.Top!), p => Assert.Equal(p.First.Score, p.Second.Score, 1e-5f));
+        var left = new List<string>();
+        await foreach (var blob in flow.Storage.Chains.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, started.Id + "/", CancellationToken.None))
+            left.Add(blob.Name);
+        Assert.Equal([$"{started.Id}/state.json"], left);
+
+        // A redelivered step after the chain finished changes nothing.
+        var before = (await flow.Storage.Chains.GetBlobClient($"{started.Id}/state.json").GetPropertiesAsync()).Value.ETag;
+        await chain.RunStepAsync(new ChainStep(started.Id, 1), CancellationToken.None);
+        await worker.DrainAsync(CancellationToken.None);
+        Assert.Equal(before, (await flow.Storage.Chains.GetBlobClient($"{started.Id}/state.json").GetPropertiesAsync()).Value.ETag);
+    }
+
+    [Fact]
+    public async Task Chain_DuplicateStepMessages_ProduceOneResult()
+    {
+        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s).AddSingleton<ChainWorker>());
+        var chain = services.GetRequiredService<SliceChain>();
+        var started = await chain.StartAsync(new NamedImage("x", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn", "5", topK: 1, CancellationToken.None);
+
+        // Step 0 delivered three times (the queued message plus two redeliveries).
+        await chain.RunStepAsync(new ChainStep(started.Id, 0), CancellationToken.None);
+        await chain.RunStepAsync(new ChainStep(started.Id, 0), CancellationToken.None);
+        await services.GetRequiredService<ChainWorker>().DrainAsync(CancellationToken.None);
+
+        var done = await chain.GetAsync(started.Id, CancellationToken.None);
+        Assert.Equal("finished", done!.Status);
+        Assert.Equal("red", done.Top!.Single().Label);
+    }
+
+    [Fact]
+    public async Task Chain_OverHttpOnServe_Accepts202ThenAnswersWhenFinished()
+    {
+        await using var server = await RunningServer.StartAsync(SlicedSettings());
+        using var content = new ByteArrayContent(Images.Solid(8, 8, SKColors.Blue));
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+
+        using var accepted = await server.Client.PostAsync("/api/chains?version=5&top=2", content);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var location = accepted.Headers.Location!.ToString();
+        Assert.StartsWith("/api/chains/", location);
+
+        JsonElement answer = default;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var poll = await server.Client.GetAsync(location);
+            answer = JsonDocument.Parse(await poll.Content.ReadAsStringAsync()).RootElement;
+            if (poll.StatusCode == HttpStatusCode.OK)
+                break;
+            Assert.Equal(HttpStatusCode.Accepted, poll.StatusCode);
+            await Task.Delay(100);
+        }
+
+        Assert.Equal("finished", answer.GetProperty("status").GetString());
+        Assert.Equal("blue", answer.GetProperty("top")[0].GetProperty("label").GetString());
+        Assert.Equal(2, answer.GetProperty("top").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Chain_ImagesDroppedIntoChainImages_AreAnsweredUnderPredictions()
+    {
+        var settings = SlicedSettings();
+        settings["Storage:PollInterval"] = "00:00:00.200";
+        await using var server = await RunningServer.StartAsync(settings);
+        var dropped = flow.Storage.Service.GetBlobContainerClient("chain-images");
+        await dropped.CreateIfNotExistsAsync();
+        await dropped.GetBlobClient("leaves/green one.png").UploadAsync(new BinaryData(Images.Solid(8, 8, new SKColor(0, 240, 0))), overwrite: true);
+        await dropped.GetBlobClient("leaves/notes.txt").UploadAsync(BinaryData.FromString("not an image"), overwrite: true);
+
+        var good = await WaitForAsync("chains/leaves/green one.png.json", json => json.GetProperty("status").GetString() == "finished");
+        var bad = await WaitForAsync("chains/leaves/notes.txt.json", json => json.GetProperty("status").GetString() == "failed");
+
+        Assert.Equal("green", good.GetProperty("top")[0].GetProperty("label").GetString());
+        Assert.Equal("5", good.GetProperty("version").GetString());
+        Assert.Contains("not a supported image format", bad.GetProperty("error").GetString());
+    }
+
+    private async Task<JsonElement> WaitForAsync(string name, Func<JsonElement, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await BlobFlow.Exists(flow.Storage.Predictions, name))
+            {
+                var json = JsonDocument.Parse(await BlobFlow.ReadText(flow.Storage.Predictions, name)).RootElement;
+                if (done(json))
+                    return json;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"predictions/{name} did not appear.");
+    }
+
+    [Fact]
+    public async Task Chain_UnslicedModelOrUnknownChain_AreClientErrors()
+    {
+        await using var server = await RunningServer.StartAsync(SlicedSettings());
+        using var content = new ByteArrayContent(Images.Solid(8, 8, SKColors.Blue));
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+
+        using var unsliced = await server.Client.PostAsync("/api/chains?version=1", content);
+        using var unknown = await server.Client.GetAsync("/api/chains/0123456789abcdef");
+
+        Assert.Equal(HttpStatusCode.BadRequest, unsliced.StatusCode);
+        Assert.Contains("is not sliced", await unsliced.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+}
