@@ -17,6 +17,7 @@ public static class ApiRoutes
     public const string Chain = "api/chains/{id}";
     public const string HealthLive = "api/health/live";
     public const string HealthReady = "api/health/ready";
+    public const string OpenApi = "api/openapi.json";
 
     public const string V2Server = "v2";
     public const string V2Live = "v2/health/live";
@@ -37,6 +38,7 @@ public static class ApiRoutes
         new("GetChain", "get", Chain, Anonymous: false),
         new("HealthLive", "get", HealthLive, Anonymous: true),
         new("HealthReady", "get", HealthReady, Anonymous: true),
+        new("OpenApi", "get", OpenApi, Anonymous: true),
         new("V2ServerMetadata", "get", V2Server, Anonymous: false),
         new("V2ServerLive", "get", V2Live, Anonymous: true),
         new("V2ServerReady", "get", V2Ready, Anonymous: true),

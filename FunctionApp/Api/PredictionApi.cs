@@ -69,6 +69,18 @@ public sealed partial class PredictionApi(
     /// <summary><c>GET /api/models/{name}</c></summary>
     public Task<IResult> GetModelAsync(string name) => GuardAsync(() => Task.FromResult<IResult>(TypedResults.Json(models.Get(name), ApiJson.Options)));
 
+    /// <summary><c>GET /api/openapi.json</c>: the OpenAPI document of both hosts' routes.</summary>
+    public static IResult OpenApiDocument() => TypedResults.Bytes(OpenApiBytes.Value, "application/json");
+
+    private static readonly Lazy<byte[]> OpenApiBytes = new(() =>
+    {
+        using var stream = typeof(PredictionApi).Assembly.GetManifestResourceStream("openapi.json")
+            ?? throw new InvalidOperationException("The OpenAPI document is not embedded in the app.");
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray();
+    });
+
     /// <summary><c>GET /api/health/live</c>: the process answers.</summary>
     public static IResult Live() => TypedResults.Json(new { status = "live" }, ApiJson.Options);
 

@@ -43,6 +43,11 @@ public sealed class PredictionFunctions(PredictionApi api)
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.HealthLive)] HttpRequest request) =>
         PredictionApi.Live().AsAction();
 
+    [Function("OpenApi")]
+    public static IActionResult OpenApi(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.OpenApi)] HttpRequest request) =>
+        PredictionApi.OpenApiDocument().AsAction();
+
     [Function("HealthReady")]
     public Task<IActionResult> HealthReady(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.HealthReady)] HttpRequest request,

@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text.Json;
+using FunctionApp.Api;
+using FunctionApp.Functions;
+using FunctionApp.Tests.Support;
+
+namespace FunctionApp.Tests.Api;
+
+/// <summary>The OpenAPI document describes exactly the routes both hosts serve, with their methods and keys.</summary>
+public class OpenApiDocumentTests
+{
+    private static async Task<JsonElement> FromFunction()
+    {
+        await using var services = TestServices.Create();
+        var request = FunctionInvoker.Request(services, "GET");
+        var response = await FunctionInvoker.Execute(request, PredictionFunctions.OpenApi(request));
+        Assert.Equal(200, response.Status);
+        return JsonDocument.Parse(response.Body).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task Document_ListsEveryRouteWithItsMethodAndNothingElse()
+    {
+        var paths = (await FromFunction()).GetProperty("paths");
+
+        var documented = paths.EnumerateObject().SelectMany(p => p.Value.EnumerateObject().Select(m => (Method: m.Name, Template: p.Name.TrimStart('/')))).Order().ToList();
+
+        Assert.Equal(ApiRoutes.All.Select(r => (r.Method, r.Template)).Order(), documented);
+    }
+
+    [Fact]
+    public async Task Document_KeysMatchTheFunctionsAuthLevels()
+    {
+        var paths = (await FromFunction()).GetProperty("paths");
+
+        foreach (var route in ApiRoutes.All)
+        {
+            var operation = paths.GetProperty("/" + route.Template).GetProperty(route.Method);
+            Assert.Equal(route.Name, operation.GetProperty("operationId").GetString());
+            Assert.Equal(route.Anonymous, operation.GetProperty("security").GetArrayLength() == 0);
+        }
+    }
+
+    [Fact]
+    public async Task Serve_ServesTheSameDocument()
+    {
+        using var models = new ModelRoot();
+        await using var server = await RunningServer.StartAsync(models.Settings());
+
+        using var response = await server.Client.GetAsync("/api/openapi.json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("3.0.3", document.GetProperty("openapi").GetString());
+        Assert.Equal((await FromFunction()).GetRawText(), document.GetRawText());
+    }
+}
