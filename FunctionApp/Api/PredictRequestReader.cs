@@ -136,25 +136,10 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         }
     }
 
-    private async Task<byte[]> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > limit)
-            {
-                throw limit == _limits.MaxBytes
-                    ? new ImageInputException(ImageInputError.TooLarge, $"The image is over the limit of {limit:N0} bytes (ImageLimits:MaxBytes).")
-                    : TooLarge(null);
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
+    private Task<byte[]> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken) =>
+        BoundedBody.ReadAsync(body, limit, () => limit == _limits.MaxBytes
+            ? new ImageInputException(ImageInputError.TooLarge, $"The image is over the limit of {limit:N0} bytes (ImageLimits:MaxBytes).")
+            : TooLarge(null), cancellationToken);
 
     private ApiRequestException TooLarge(long? length) => new(
         StatusCodes.Status413PayloadTooLarge,

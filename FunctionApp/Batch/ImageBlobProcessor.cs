@@ -87,7 +87,7 @@ public sealed partial class ImageBlobProcessor(
         string? preprocessedName = null;
         if (_outputs.WritePreprocessed)
         {
-            var spec = ModelPackage.Open(entry.Directory).Manifest.Preprocessing;
+            var spec = (await classifier.GetPackageAsync(entry, cancellationToken)).Manifest.Preprocessing;
             using (var rendered = preprocessor.Render(content.ToMemory().Span, spec))
                 await UploadAsync(storage.Preprocessed.GetBlobClient(name), ImagePreprocessor.EncodePng(rendered), "image/png", null, cancellationToken);
             preprocessedName = $"{StorageOptions.PreprocessedContainer}/{name}";

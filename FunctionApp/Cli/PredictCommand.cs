@@ -55,7 +55,7 @@ internal static class PredictCommand
 
             var answer = new PredictionResult(entry.Name, version, results);
             if (parse.GetValue(json))
-                await output.WriteLineAsync(JsonSerializer.Serialize(answer, CliJson.Options));
+                await output.WriteLineAsync(JsonSerializer.Serialize(answer, Api.ApiJson.Options));
             else
                 await WriteTableAsync(output, answer);
 
@@ -90,9 +90,4 @@ internal static class PredictCommand
         foreach (var row in rows)
             await output.WriteLineAsync(string.Join("  ", row.Select((cell, c) => c is 1 or 3 or 4 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd());
     }
-}
-
-internal static class CliJson
-{
-    public static JsonSerializerOptions Options { get; } = ModelManifest.SerializerOptions;
 }

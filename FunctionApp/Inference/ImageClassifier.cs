@@ -160,6 +160,10 @@ public sealed class ImageClassifier(
         return new ScoredImages(pool.Model, pool.Version, pipeline.Package, results);
     }
 
+    /// <summary>The package of a model version as its loaded pipeline holds it (loading the model if no caller has yet).</summary>
+    public Task<ModelPackage> GetPackageAsync(ModelEntry entry, CancellationToken cancellationToken = default) =>
+        WithPoolAsync(entry, async pool => (await pool.GetPipelineAsync(cancellationToken)).Package);
+
     /// <summary>
     /// Runs work on the entry's pool. If that version was retired (hot reload) between choosing the pool and using
     /// it, the work runs once more on the pool that replaced it, so a switch fails no request.

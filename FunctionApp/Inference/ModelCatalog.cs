@@ -37,6 +37,7 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
 {
     private readonly ModelsOptions _options = options.Value;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ModelEntry> _active = new(StringComparer.Ordinal);
+    private volatile IReadOnlyList<ModelEntry>? _listing;
 
     public string Root => _options.ResolvedRoot;
     public string DefaultModel => _options.Default;
@@ -45,8 +46,8 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
     public IReadOnlyList<ModelEntry> List()
     {
         if (!Directory.Exists(Root))
-            return [];
-        return Directory.EnumerateDirectories(Root)
+            return _listing = [];
+        return _listing = Directory.EnumerateDirectories(Root)
             .OrderBy(Path.GetFileName, StringComparer.Ordinal)
             .SelectMany(modelDir => Directory.EnumerateDirectories(modelDir)
                 .Where(v => File.Exists(Path.Combine(v, ModelManifest.FileName)))
@@ -65,10 +66,15 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
         else if (string.IsNullOrWhiteSpace(version))
             return _active.TryGetValue(name, out var active) ? active : _active.GetOrAdd(name, _ => Newest(name));
 
-        var versions = List().Where(e => e.Name == name).ToList();
+        // Pinned requests use the last scan of the models root, and scan again only for a version it lacks.
+        var found = (_listing ?? List()).FirstOrDefault(e => e.Name == name && e.Version == version)
+            ?? List().FirstOrDefault(e => e.Name == name && e.Version == version);
+        if (found is not null)
+            return found with { Pinned = true };
+        var versions = _listing!.Where(e => e.Name == name).ToList();
         if (versions.Count == 0)
             throw new ModelNotFoundException($"No model named '{name}' is available.");
-        var found = versions.FirstOrDefault(e => e.Version == version)
+        found = versions.FirstOrDefault(e => e.Version == version)
             ?? throw new ModelNotFoundException($"Model '{name}' has no version '{version}' (available: {string.Join(", ", versions.Select(v => v.Version))}).");
         return found with { Pinned = true };
     }

@@ -90,7 +90,7 @@ public sealed partial class OpenInferenceApi(
         switch (input.Datatype)
         {
             case "FP32":
-                scored = await classifier.ScoreTensorsAsync(ReadTensors(input, ModelPackage.Open(entry.Directory).Manifest), entry, cancellationToken);
+                scored = await classifier.ScoreTensorsAsync(ReadTensors(input, (await classifier.GetPackageAsync(entry, cancellationToken)).Manifest), entry, cancellationToken);
                 break;
             case "BYTES":
                 var images = ReadImages(input);
@@ -115,31 +115,15 @@ public sealed partial class OpenInferenceApi(
         if (request.ContentLength > _options.MaxRequestBytes)
             throw new ApiRequestException(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The request body is {request.ContentLength:N0} bytes, over the limit of {_options.MaxRequestBytes:N0} bytes (Api:MaxRequestBytes).");
 
+        var body = await BoundedBody.ReadAsync(request.Body, _options.MaxRequestBytes, () => new ApiRequestException(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The request body is over the limit of {_options.MaxRequestBytes:N0} bytes (Api:MaxRequestBytes)."), cancellationToken);
         try
         {
-            using var limited = new MemoryStream();
-            await CopyWithLimitAsync(request.Body, limited, _options.MaxRequestBytes, cancellationToken);
-            limited.Position = 0;
-            return await JsonSerializer.DeserializeAsync<V2InferRequest>(limited, ApiJson.Options, cancellationToken)
+            return JsonSerializer.Deserialize<V2InferRequest>(body, ApiJson.Options)
                 ?? throw ApiRequestException.BadRequest("The request body is empty.");
         }
         catch (JsonException ex)
         {
             throw ApiRequestException.BadRequest($"The JSON body is not a valid inference request: {ex.Message}");
-        }
-    }
-
-    private static async Task CopyWithLimitAsync(Stream source, Stream destination, long limit, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[81920];
-        long total = 0;
-        int read;
-        while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
-        {
-            total += read;
-            if (total > limit)
-                throw new ApiRequestException(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The request body is over the limit of {limit:N0} bytes (Api:MaxRequestBytes).");
-            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
         }
     }
 
