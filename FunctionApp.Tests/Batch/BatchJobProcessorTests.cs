@@ -1,8 +1,11 @@
 using System.IO.Compression;
 using System.Text.Json;
+using System.Diagnostics.Metrics;
 using FunctionApp.Batch;
+using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using SkiaSharp;
 
 namespace FunctionApp.Tests.Batch;
@@ -133,6 +136,45 @@ public class BatchJobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
         Assert.Contains("does not exist", lines[2].GetProperty("error").GetString());
         var progress = await Progress(flow, "lists/monday");
         Assert.Equal((5, 1), (progress.GetProperty("done").GetInt32(), progress.GetProperty("failed").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Archive_Processed_ReportsProgressPerChunkAndTheJobsEnd()
+    {
+        await using var services = flow.CreateServices(s => s["Batch:ChunkSize"] = "16");
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var images = new MetricCollector<long>(meters, InferenceMetrics.MeterName, "inference.batch.images");
+        using var jobs = new MetricCollector<long>(meters, InferenceMetrics.MeterName, "inference.batch.jobs");
+        await flow.Storage.Batches.GetBlobClient("metrics.zip").UploadAsync(new BinaryData(Archive(40)), overwrite: true);
+
+        await services.GetRequiredService<BatchJobProcessor>().ProcessAsync("metrics.zip", CancellationToken.None);
+        await services.GetRequiredService<BatchJobProcessor>().ProcessAsync("metrics.zip", CancellationToken.None);
+
+        // 45 entries in chunks of 16, the five bad ones last: three reports of successes, one of failures;
+        // the rerun finds the job done and reports nothing.
+        var progress = images.GetMeasurementSnapshot();
+        var succeeded = progress.Where(m => (string?)m.Tags["outcome"] == "success").Select(m => m.Value).ToList();
+        var failed = progress.Where(m => (string?)m.Tags["outcome"] == "failure").Select(m => m.Value).ToList();
+        Assert.Equal([16, 16, 8], succeeded);
+        Assert.Equal([5], failed);
+        Assert.All(progress, m => Assert.Equal(("tiny-cnn", "2"), ((string?)m.Tags["model"], (string?)m.Tags["model.version"])));
+        var ended = Assert.Single(jobs.GetMeasurementSnapshot());
+        Assert.Equal("finished", ended.Tags["status"]);
+    }
+
+    [Fact]
+    public async Task Batch_Rejected_CountsAFailedJobAndNoImages()
+    {
+        await using var services = flow.CreateServices();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var images = new MetricCollector<long>(meters, InferenceMetrics.MeterName, "inference.batch.images");
+        using var jobs = new MetricCollector<long>(meters, InferenceMetrics.MeterName, "inference.batch.jobs");
+        await flow.Storage.Batches.GetBlobClient("rejected-metrics.txt").UploadAsync(BinaryData.FromString("hello"), overwrite: true);
+
+        await services.GetRequiredService<BatchJobProcessor>().ProcessAsync("rejected-metrics.txt", CancellationToken.None);
+
+        Assert.Equal("failed", Assert.Single(jobs.GetMeasurementSnapshot()).Tags["status"]);
+        Assert.Empty(images.GetMeasurementSnapshot());
     }
 
     [Fact]

@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using Azure.Storage.Blobs.Models;
 using FunctionApp.Batch;
+using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;
 using SkiaSharp;
 
@@ -38,6 +41,30 @@ public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
         using (var thumbnail = SKBitmap.Decode((await flow.Storage.Preprocessed.GetBlobClient($"thumbnails/10/{name}").DownloadContentAsync()).Value.Content.ToArray()))
             Assert.Equal((10, 5), (thumbnail.Width, thumbnail.Height));
         Assert.True(await BlobFlow.Exists(flow.Storage.Images, name), "a classified original stays where it was dropped");
+    }
+
+    [Fact]
+    public async Task Process_Image_IsOneBlobSpanWithTheClassificationInside()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == InferenceActivity.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await flow.Storage.Images.GetBlobClient("traced.png").UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Red)), overwrite: true);
+        using var trace = new Activity("test").Start();
+
+        await flow.Images.ProcessAsync("traced.png", CancellationToken.None);
+        trace.Stop();
+
+        var spans = stopped.Where(a => a.TraceId == trace.TraceId).ToList();
+        var blob = Assert.Single(spans, a => a.OperationName == "process image");
+        Assert.Equal(("images", "traced.png", "Processed"), ((string?)blob.GetTagItem("blob.container"), (string?)blob.GetTagItem("blob.name"), (string?)blob.GetTagItem("blob.outcome")));
+        Assert.Equal(ActivityKind.Consumer, blob.Kind);
+        Assert.Equal(blob.SpanId, Assert.Single(spans, a => a.OperationName == "classify").ParentSpanId);
     }
 
     [Fact]

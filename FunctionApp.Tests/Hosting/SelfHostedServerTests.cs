@@ -201,9 +201,12 @@ public class SelfHostedServerTests(TinyModelServerFixture fixture) : IClassFixtu
     [Fact]
     public void Server_MapsExactlyTheRoutesOfTheFunctionApp()
     {
-        var endpoints = ((EndpointDataSource)fixture.Server.Services.GetService(typeof(EndpointDataSource))!).Endpoints.OfType<RouteEndpoint>();
+        var endpoints = ((EndpointDataSource)fixture.Server.Services.GetService(typeof(EndpointDataSource))!).Endpoints.OfType<RouteEndpoint>().ToList();
 
+        // Beside the function app's routes, serve has one of its own: the Prometheus metrics.
+        Assert.Single(endpoints, e => e.RoutePattern.RawText == FunctionApp.Hosting.SelfHostedServer.MetricsPath);
         var served = endpoints
+            .Where(e => e.RoutePattern.RawText != FunctionApp.Hosting.SelfHostedServer.MetricsPath)
             .Select(e => (Method: e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()!.HttpMethods.Single().ToLowerInvariant(), Template: e.RoutePattern.RawText!.Trim('/')))
             .Order()
             .ToList();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -8,6 +9,7 @@ using FunctionApp.Api;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using FunctionApp.Storage;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -45,6 +47,7 @@ public sealed partial class BatchJobProcessor(
     IOptions<BatchOptions> batchOptions,
     IOptions<PredictionOptions> predictionOptions,
     TimeProvider time,
+    InferenceMetrics metrics,
     ILogger<BatchJobProcessor> logger)
 {
     private const string ImagesMetadata = "images";
@@ -59,6 +62,22 @@ public sealed partial class BatchJobProcessor(
     public static string JobPrefix(string batchName) => $"batches/{JobName(batchName)}/";
 
     public async Task<BlobOutcome> ProcessAsync(string batchName, CancellationToken cancellationToken)
+    {
+        using var activity = InferenceActivity.ProcessBlob("process batch", StorageOptions.BatchesContainer, batchName);
+        try
+        {
+            var outcome = await ProcessCoreAsync(batchName, cancellationToken);
+            activity?.SetTag("blob.outcome", outcome.ToString());
+            return outcome;
+        }
+        catch (Exception ex)
+        {
+            activity.Fail(ex);
+            throw;
+        }
+    }
+
+    private async Task<BlobOutcome> ProcessCoreAsync(string batchName, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(batchName);
         var batch = storage.Batches.GetBlobClient(batchName);
@@ -107,6 +126,7 @@ public sealed partial class BatchJobProcessor(
                 var rejected = new JobProgress(job, origin, "failed", 0, 0, 0, started, time.GetUtcNow(), null, null, ex.Message);
                 await WriteProgressAsync(progressBlob, rejected, cancellationToken);
                 LogRejected(job, ex.Message);
+                metrics.BatchEnded("failed");
                 return BlobOutcome.Failed;
             }
 
@@ -170,12 +190,16 @@ public sealed partial class BatchJobProcessor(
             }, cancellationToken);
             done += lines.Count;
             failed += chunkFailed;
+            metrics.BatchProgress(entry.Name, chunkVersion ?? entry.Version, lines.Count - chunkFailed, chunkFailed);
             await WriteProgressAsync(progressBlob, new JobProgress(job, origin, "running", entries.Count, done, failed, started, null, entry.Name, version, null), cancellationToken);
         }
 
         await CombineAsync(prefix, origin.ETag, chunks, cancellationToken);
         await WriteProgressAsync(progressBlob, new JobProgress(job, origin, "finished", entries.Count, done, failed, started, time.GetUtcNow(), entry.Name, version ?? entry.Version, null), cancellationToken);
         LogFinished(job, done, failed);
+        metrics.BatchEnded("finished");
+        Activity.Current?.SetTag("inference.images", done);
+        Activity.Current?.SetTag("inference.images.failed", failed);
     }
 
     private async Task<(List<BatchLine> Lines, string? Version)> ScoreChunkAsync(List<BatchEntry> chunk, IBatchSource source, ModelEntry model, CancellationToken cancellationToken)

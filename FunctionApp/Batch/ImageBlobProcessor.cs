@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
@@ -6,6 +7,7 @@ using FunctionApp.Api;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using FunctionApp.Storage;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -33,6 +35,22 @@ public sealed partial class ImageBlobProcessor(
     public static string ErrorName(string name) => name + ".error.json";
 
     public async Task<BlobOutcome> ProcessAsync(string name, CancellationToken cancellationToken)
+    {
+        using var activity = InferenceActivity.ProcessBlob("process image", StorageOptions.ImagesContainer, name);
+        try
+        {
+            var outcome = await ProcessCoreAsync(name, cancellationToken);
+            activity?.SetTag("blob.outcome", outcome.ToString());
+            return outcome;
+        }
+        catch (Exception ex)
+        {
+            activity.Fail(ex);
+            throw;
+        }
+    }
+
+    private async Task<BlobOutcome> ProcessCoreAsync(string name, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         var source = storage.Images.GetBlobClient(name);

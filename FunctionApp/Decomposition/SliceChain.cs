@@ -5,6 +5,7 @@ using FunctionApp.Api;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using FunctionApp.Storage;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -118,6 +119,8 @@ public sealed partial class SliceChain(
     public async Task RunStepAsync(ChainStep step, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(step);
+        using var activity = InferenceActivity.ProcessBlob("run slice step", StorageOptions.ChainsContainer, step.Id);
+        activity?.SetTag("chain.step", step.Step);
         var state = await GetAsync(step.Id, cancellationToken);
         if (state is null || state.Status != "running")
             return;

@@ -18,14 +18,19 @@ public sealed class ApiKeyFilter(IOptions<ApiOptions> options) : IEndpointFilter
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        if (_key is null)
-            return await next(context);
-
-        var request = context.HttpContext.Request;
-        string? given = request.Headers["x-functions-key"].FirstOrDefault() ?? request.Query["code"].FirstOrDefault();
-        if (given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), _key))
-            return await next(context);
-
-        return ApiErrors.Problem(new ApiError(StatusCodes.Status401Unauthorized, "Key required", "Send the API key in the x-functions-key header or the code query parameter."));
+        return Allows(context.HttpContext.Request) ? await next(context) : Unauthorized();
     }
+
+    /// <summary>Whether the request may pass: no key is configured, or it carries the right one.</summary>
+    public bool Allows(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_key is null)
+            return true;
+        string? given = request.Headers["x-functions-key"].FirstOrDefault() ?? request.Query["code"].FirstOrDefault();
+        return given is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), _key);
+    }
+
+    public static IResult Unauthorized() =>
+        ApiErrors.Problem(new ApiError(StatusCodes.Status401Unauthorized, "Key required", "Send the API key in the x-functions-key header or the code query parameter."));
 }

@@ -1,5 +1,7 @@
 using FunctionApp.Api;
 using FunctionApp.Batch;
+using FunctionApp.Telemetry;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 
@@ -15,6 +17,7 @@ public static class FunctionsWorkerHost
         builder.Services.AddInference();
         builder.Services.AddHttpApi();
         builder.Services.AddBlobProcessing();
+        builder.Services.AddInferenceTelemetry(builder.Configuration).UseFunctionsWorkerDefaults();
         return builder.Build();
     }
 }

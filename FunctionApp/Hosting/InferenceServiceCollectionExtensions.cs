@@ -1,5 +1,6 @@
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionApp.Hosting;
@@ -19,6 +20,8 @@ public static class InferenceServiceCollectionExtensions
         services.AddOptions<ImageLimitsOptions>().BindConfiguration(ImageLimitsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<PredictionOptions>().BindConfiguration(PredictionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
 
+        services.AddMetrics();
+        services.AddSingleton<InferenceMetrics>();
         services.AddSingleton<ImageDecoder>();
         services.AddSingleton<ImagePreprocessor>();
         services.AddSingleton<ModelCatalog>();

@@ -1,12 +1,16 @@
 using FunctionApp.Api;
 using FunctionApp.Batch;
 using FunctionApp.Api.OpenInference;
+using FunctionApp.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace FunctionApp.Hosting;
 
@@ -17,6 +21,9 @@ namespace FunctionApp.Hosting;
 public static class SelfHostedServer
 {
     public const string DefaultUrls = "http://127.0.0.1:7071";
+
+    /// <summary>Where <c>serve</c> shows its metrics in the Prometheus text format (behind the API key when one is set).</summary>
+    public const string MetricsPath = "/metrics";
 
     public static WebApplication Build(string[] args, string? urls = null, Action<WebApplicationBuilder>? configure = null)
     {
@@ -34,12 +41,27 @@ public static class SelfHostedServer
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBytes + (1024 * 1024));
         configure?.Invoke(builder);
 
+        // After the caller's configuration: which exporters run depends on the settings.
+        builder.Services.AddInferenceTelemetry(builder.Configuration)
+            .ConfigureResource(resource => resource.AddService("image-inference"))
+            .WithTracing(tracing => tracing.AddAspNetCoreInstrumentation())
+            .WithMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddPrometheusExporter());
+
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         MapRoutes(app);
+        app.MapPrometheusScrapingEndpoint(MetricsPath, meterProvider: null, configureBranchedPipeline: RequireApiKey, optionsName: null);
         return app;
     }
+
+    private static void RequireApiKey(IApplicationBuilder metrics) => metrics.Use(async (context, next) =>
+    {
+        if (context.RequestServices.GetRequiredService<ApiKeyFilter>().Allows(context.Request))
+            await next(context);
+        else
+            await ApiKeyFilter.Unauthorized().ExecuteAsync(context);
+    });
 
     /// <summary>Maps every route in <see cref="ApiRoutes.All"/>; key-protected ones go through <see cref="ApiKeyFilter"/>.</summary>
     public static void MapRoutes(IEndpointRouteBuilder endpoints)

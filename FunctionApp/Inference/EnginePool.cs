@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML;
 
@@ -20,6 +21,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private readonly ConcurrentBag<PredictionEngine<TensorInput, ScoresOutput>> _idle = [];
     private readonly int _maxEngines;
     private readonly BatchScoring _batchScoring;
+    private readonly InferenceMetrics? _metrics;
     private volatile InferencePipeline? _pipeline;
     private int _loadAttempts;
     private int _enginesCreated;
@@ -30,7 +32,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private volatile bool _loading;
     private volatile bool _disposed;
 
-    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger)
+    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Model = model;
@@ -39,6 +41,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         _logger = logger;
         _maxEngines = options.MaxEngines;
         _batchScoring = options.BatchScoring;
+        _metrics = metrics;
         _slots = new SemaphoreSlim(_maxEngines, _maxEngines);
     }
 
@@ -79,6 +82,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             Interlocked.Increment(ref _loadAttempts);
             _loading = true;
             long start = Stopwatch.GetTimestamp();
+            using var activity = InferenceActivity.LoadModel(Model, Version);
             try
             {
                 // Loading is CPU and disk bound; keep it off the caller's context.
@@ -88,11 +92,14 @@ public sealed partial class EnginePool : IAsyncDisposable
                 _lastError = null;
                 _pipeline = pipeline;
                 LogLoaded(Model, Version, _loadTime.Value.TotalMilliseconds);
+                _metrics?.ModelLoaded(Model, Version, _loadTime.Value);
                 return pipeline;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Traffic.RecordFailure();
+                _metrics?.ModelLoadFailed(Model, Version);
+                activity.Fail(ex);
                 _lastError = ex.Message;
                 LogLoadFailed(ex, Model, Version, ex.Message);
                 throw new ModelLoadException(Model, Version, ex.Message, ex);
@@ -132,11 +139,13 @@ public sealed partial class EnginePool : IAsyncDisposable
             catch
             {
                 Traffic.RecordFailure();
+                _metrics?.Failed(Model, Version, InferenceMetrics.Errors.Inference);
                 throw;
             }
 
             var elapsed = Stopwatch.GetElapsedTime(start);
             Traffic.Record(elapsed);
+            _metrics?.Scored(Model, Version, elapsed);
             if (_firstPredictionTime is null)
             {
                 _firstPredictionTime = elapsed;
@@ -177,7 +186,28 @@ public sealed partial class EnginePool : IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return pipeline.ScoreBatch(tensors, cancellationToken);
+            long start = Stopwatch.GetTimestamp();
+            IReadOnlyList<float[]> scores;
+            try
+            {
+                scores = pipeline.ScoreBatch(tensors, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Traffic.RecordFailure();
+                _metrics?.Failed(Model, Version, InferenceMetrics.Errors.Inference, tensors.Count);
+                throw;
+            }
+
+            // One run for the whole batch: each image is counted with its share of the time.
+            var perImage = Stopwatch.GetElapsedTime(start) / tensors.Count;
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                Traffic.Record(perImage);
+                _metrics?.Scored(Model, Version, perImage);
+            }
+
+            return scores;
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,8 @@ namespace FunctionApp.Inference;
 public sealed class EnginePoolRegistry(
     IOptions<EnginePoolOptions> poolOptions,
     IOptions<OnnxRuntimeOptions> runtimeOptions,
-    ILoggerFactory loggerFactory) : IAsyncDisposable, IDisposable
+    ILoggerFactory loggerFactory,
+    InferenceMetrics metrics) : IAsyncDisposable, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<EnginePool>> _pools = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ModelEntry> _successors = new(StringComparer.Ordinal);
@@ -31,7 +33,8 @@ public sealed class EnginePoolRegistry(
             entry.Version,
             () => InferencePipeline.Create(ModelPackage.Open(key), runtimeOptions.Value),
             poolOptions.Value,
-            loggerFactory.CreateLogger<EnginePool>()))).Value;
+            loggerFactory.CreateLogger<EnginePool>(),
+            metrics))).Value;
     }
 
     /// <summary>

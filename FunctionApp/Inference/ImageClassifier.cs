@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FunctionApp.Imaging;
+using FunctionApp.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Inference;
@@ -34,7 +35,8 @@ public sealed class ImageClassifier(
     ModelCatalog catalog,
     EnginePoolRegistry pools,
     ImagePreprocessor preprocessor,
-    IOptions<PredictionOptions> options)
+    IOptions<PredictionOptions> options,
+    InferenceMetrics metrics)
 {
     private readonly PredictionOptions _options = options.Value;
 
@@ -55,10 +57,24 @@ public sealed class ImageClassifier(
 
     private async Task<PredictionResult> ClassifyOnAsync(EnginePool pool, NamedImage image, int k, CancellationToken cancellationToken)
     {
+        using var activity = InferenceActivity.Classify(pool.Model, pool.Version, 1);
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         var manifest = pipeline.Package.Manifest;
 
-        var tensor = preprocessor.Preprocess(image.Data.Span, manifest.Preprocessing, out var prep);
+        float[] tensor;
+        PreprocessTimings prep;
+        try
+        {
+            tensor = preprocessor.Preprocess(image.Data.Span, manifest.Preprocessing, out prep);
+        }
+        catch (ImageInputException ex)
+        {
+            metrics.Failed(pool.Model, pool.Version, InferenceMetrics.Errors.InvalidImage);
+            activity.Fail(ex);
+            throw;
+        }
+
+        metrics.Preprocessed(pool.Model, pool.Version, prep.Decode + prep.Preprocess);
         long start = Stopwatch.GetTimestamp();
         var scores = await pool.ScoreAsync(tensor, cancellationToken);
         var inference = Stopwatch.GetElapsedTime(start);
@@ -95,6 +111,7 @@ public sealed class ImageClassifier(
 
     private async Task<ScoredImages> ScoreImagesOnAsync(EnginePool pool, IReadOnlyList<NamedImage> images, CancellationToken cancellationToken)
     {
+        using var activity = InferenceActivity.Classify(pool.Model, pool.Version, images.Count);
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         var manifest = pipeline.Package.Manifest;
 
@@ -116,6 +133,10 @@ public sealed class ImageClassifier(
         });
 
         var valid = Enumerable.Range(0, images.Count).Where(i => tensors[i] is not null).ToArray();
+        foreach (int i in valid)
+            metrics.Preprocessed(pool.Model, pool.Version, prep[i].Decode + prep[i].Preprocess);
+        if (valid.Length < images.Count)
+            metrics.Failed(pool.Model, pool.Version, InferenceMetrics.Errors.InvalidImage, images.Count - valid.Length);
         long start = Stopwatch.GetTimestamp();
         var scores = valid.Length == 0 ? [] : await pool.ScoreBatchAsync(valid.Select(i => tensors[i]!).ToArray(), cancellationToken);
         double perImageMs = valid.Length == 0 ? 0 : Stopwatch.GetElapsedTime(start).TotalMilliseconds / valid.Length;
@@ -148,6 +169,7 @@ public sealed class ImageClassifier(
 
     private static async Task<ScoredImages> ScoreTensorsOnAsync(EnginePool pool, IReadOnlyList<float[]> tensors, CancellationToken cancellationToken)
     {
+        using var activity = InferenceActivity.Classify(pool.Model, pool.Version, tensors.Count);
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         int length = pipeline.Package.Manifest.Preprocessing.TensorLength;
         if (tensors.Any(t => t.Length != length))

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+
+namespace FunctionApp.Telemetry;
+
+/// <summary>
+/// The app's spans, on the <see cref="SourceName"/> activity source: a model load, a classification, one blob
+/// processed, one batch job, one step of a slice chain. Under the Functions host they nest inside the
+/// invocation's span; under <c>serve</c> inside the HTTP request's span, or start a trace of their own for blobs.
+/// </summary>
+public static class InferenceActivity
+{
+    public const string SourceName = "ImageInference";
+
+    private static readonly ActivitySource Source = new(SourceName);
+
+    public static Activity? LoadModel(string model, string version) =>
+        Start("load model", ActivityKind.Internal, ("model", model), ("model.version", version));
+
+    public static Activity? Classify(string model, string version, int images) =>
+        Start("classify", ActivityKind.Internal, ("model", model), ("model.version", version), ("inference.images", images));
+
+    public static Activity? ProcessBlob(string operation, string container, string name) =>
+        Start(operation, ActivityKind.Consumer, ("blob.container", container), ("blob.name", name));
+
+    /// <summary>Marks the activity failed with the exception's type and message.</summary>
+    public static void Fail(this Activity? activity, Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+        activity?.SetTag("error.type", exception.GetType().Name);
+    }
+
+    private static Activity? Start(string name, ActivityKind kind, params ReadOnlySpan<(string Key, object? Value)> tags)
+    {
+        var activity = Source.StartActivity(name, kind);
+        if (activity is null)
+            return null;
+        foreach (var (key, value) in tags)
+            activity.SetTag(key, value);
+        return activity;
+    }
+}
