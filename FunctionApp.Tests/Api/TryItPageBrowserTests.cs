@@ -40,8 +40,9 @@ public sealed class TryItBrowserFixture : IAsyncLifetime
 /// <summary>
 /// The try-it page in a real browser against the real server: real Fashion-MNIST images dropped on it (a DOM
 /// <c>drop</c> event carrying a <c>DataTransfer</c>) or chosen with the file input; the answer on screen must be the
-/// API's own answer for the same image. Set <c>TRYIT_SCREENSHOT=path.png</c> to save a screenshot of a result
-/// (<c>docs/try-it.png</c> is made that way).
+/// API's own answer for the same image. Set <c>TRYIT_SCREENSHOT</c> to an absolute <c>.png</c> path to save a screenshot
+/// of a result (tests run in their output folder): <c>docs/try-it.png</c> is made with
+/// <c>TRYIT_SCREENSHOT=$PWD/docs/try-it.png dotnet test --filter TryItPageBrowserTests.Drop_FashionPng</c>.
 /// </summary>
 public class TryItPageBrowserTests(TryItBrowserFixture fixture) : IClassFixture<TryItBrowserFixture>
 {
