@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the test tools (Azurite, from npm, pinned in package-lock.json), builds the solution (warnings are
-# errors) and runs every test. Needs the .NET 10 SDK and Node.js with npm.
+# Installs the test tools (Azurite, from npm, pinned in package-lock.json; Chromium, from Debian's packages),
+# builds the solution (warnings are errors) and runs every test. Needs the .NET 10 SDK, Node.js with npm, and
+# apt-get (as root, or with sudo) unless Chromium is already there.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -8,6 +9,21 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 command -v npm >/dev/null || { echo "npm is required to install Azurite (apt-get install nodejs npm)." >&2; exit 1; }
 if [ ! -x node_modules/.bin/azurite-blob ]; then
   npm ci --no-audit --no-fund
+fi
+
+# The try-it page tests drive headless Chromium through Playwright; Playwright's own browser downloads are never used.
+# CHROMIUM_PATH may name another Chromium or Chrome binary instead.
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "Chromium is not at $chromium; installing Debian's chromium package for the browser tests."
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Installing Chromium needs root or sudo: run apt-get install chromium as root." >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  [ -x "$chromium" ] || { echo "Chromium is still missing at $chromium after the install." >&2; exit 1; }
 fi
 
 dotnet build FunctionApp.sln -c Release

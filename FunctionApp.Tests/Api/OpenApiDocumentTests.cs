@@ -6,9 +6,14 @@ using FunctionApp.Tests.Support;
 
 namespace FunctionApp.Tests.Api;
 
-/// <summary>The OpenAPI document describes exactly the routes both hosts serve, with their methods and keys.</summary>
+/// <summary>
+/// The OpenAPI document describes exactly the API routes both hosts serve, with their methods and keys. Pages
+/// (HTML for people, <see cref="ApiRoute.IsPage"/>) are routes too but not API operations: the document leaves them out.
+/// </summary>
 public class OpenApiDocumentTests
 {
+    private static IEnumerable<ApiRoute> Described => ApiRoutes.All.Where(r => !r.IsPage);
+
     private static async Task<JsonElement> FromFunction()
     {
         await using var services = TestServices.Create();
@@ -25,7 +30,21 @@ public class OpenApiDocumentTests
 
         var documented = paths.EnumerateObject().SelectMany(p => p.Value.EnumerateObject().Select(m => (Method: m.Name, Template: p.Name.TrimStart('/')))).Order().ToList();
 
-        Assert.Equal(ApiRoutes.All.Select(r => (r.Method, r.Template)).Order(), documented);
+        Assert.Equal(Described.Select(r => (r.Method, r.Template)).Order(), documented);
+    }
+
+    [Fact]
+    public async Task Document_LeavesOutThePages()
+    {
+        var document = await FromFunction();
+
+        Assert.Contains(ApiRoutes.All, r => r.IsPage);
+        Assert.All(ApiRoutes.All.Where(r => r.IsPage), page =>
+        {
+            Assert.False(document.GetProperty("paths").TryGetProperty("/" + page.Template, out _), $"{page.Name} is a page, not an API operation");
+            Assert.DoesNotContain(page.Name, document.GetRawText(), StringComparison.Ordinal);
+        });
+        Assert.False(document.GetProperty("paths").TryGetProperty("/", out _));
     }
 
     [Fact]
@@ -33,7 +52,7 @@ public class OpenApiDocumentTests
     {
         var paths = (await FromFunction()).GetProperty("paths");
 
-        foreach (var route in ApiRoutes.All)
+        foreach (var route in Described)
         {
             var operation = paths.GetProperty("/" + route.Template).GetProperty(route.Method);
             Assert.Equal(route.Name, operation.GetProperty("operationId").GetString());

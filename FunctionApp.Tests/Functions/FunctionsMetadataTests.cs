@@ -108,9 +108,26 @@ public class FunctionsMetadataTests
     }
 
     [Fact]
-    public void Routes_HealthAndTheApiDocumentAreAnonymousAndEverythingElseNeedsAKey()
+    public void Routes_HealthTheApiDocumentAndPagesAreAnonymousAndEverythingElseNeedsAKey()
     {
-        Assert.All(ApiRoutes.All, r => Assert.Equal(r.Template.Contains("health", StringComparison.Ordinal) || r.Template.EndsWith("/ready", StringComparison.Ordinal) || r.Template == ApiRoutes.OpenApi, r.Anonymous));
+        Assert.All(ApiRoutes.All, r => Assert.Equal(r.IsPage || r.Template.Contains("health", StringComparison.Ordinal) || r.Template.EndsWith("/ready", StringComparison.Ordinal) || r.Template == ApiRoutes.OpenApi, r.Anonymous));
+    }
+
+    [Fact]
+    public void Routes_TheOnlyPageIsTheTryItPageAtTheSiteRoot()
+    {
+        var page = Assert.Single(ApiRoutes.All, r => r.IsPage);
+
+        Assert.Equal(("TryIt", "get", "{ignored:maxlength(0)?}"), (page.Name, page.Method, page.Template));
+    }
+
+    [Fact]
+    public void LocalSettingsSample_TurnsOffTheHostsLandingPage()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "local.settings.sample.json");
+        using var settings = JsonDocument.Parse(File.ReadAllText(path));
+
+        Assert.Equal("true", settings.RootElement.GetProperty("Values").GetProperty("AzureWebJobsDisableHomepage").GetString());
     }
 
     public static TheoryData<string, string, string, bool> Routes()

@@ -1,12 +1,16 @@
 namespace FunctionApp.Api;
 
-/// <summary>A route both hosts serve: the Functions host (with <c>routePrefix</c> "") and <c>serve</c>.</summary>
-public sealed record ApiRoute(string Name, string Method, string Template, bool Anonymous);
+/// <summary>
+/// A route both hosts serve: the Functions host (with <c>routePrefix</c> "") and <c>serve</c>. A page is HTML for
+/// people, not part of the API: the OpenAPI document describes every route except the pages.
+/// </summary>
+public sealed record ApiRoute(string Name, string Method, string Template, bool Anonymous, bool IsPage = false);
 
 /// <summary>
 /// The HTTP routes, in one place: the function attributes use these constants and the self-hosted server
 /// maps this list, so the two hosts cannot drift apart (a test checks the build's functions.metadata
-/// against it). Inference and metadata need a function key; health routes are anonymous.
+/// against it). Inference and metadata need a function key; health routes, the API document and the try-it page
+/// are anonymous.
 /// </summary>
 public static class ApiRoutes
 {
@@ -18,6 +22,12 @@ public static class ApiRoutes
     public const string HealthLive = "api/health/live";
     public const string HealthReady = "api/health/ready";
     public const string OpenApi = "api/openapi.json";
+
+    /// <summary>
+    /// The site root, <c>/</c>. The Functions host does not accept an empty route, so this is an optional parameter
+    /// that must be empty: it matches <c>/</c> and nothing else, in the Functions host and in ASP.NET Core routing alike.
+    /// </summary>
+    public const string TryIt = "{ignored:maxlength(0)?}";
 
     public const string V2Server = "v2";
     public const string V2Live = "v2/health/live";
@@ -39,6 +49,7 @@ public static class ApiRoutes
         new("HealthLive", "get", HealthLive, Anonymous: true),
         new("HealthReady", "get", HealthReady, Anonymous: true),
         new("OpenApi", "get", OpenApi, Anonymous: true),
+        new("TryIt", "get", TryIt, Anonymous: true, IsPage: true),
         new("V2ServerMetadata", "get", V2Server, Anonymous: false),
         new("V2ServerLive", "get", V2Live, Anonymous: true),
         new("V2ServerReady", "get", V2Ready, Anonymous: true),

@@ -76,6 +76,7 @@ public static class SelfHostedServer
         For("StartChain").MapPost(ApiRoutes.Chains, (HttpRequest r, PredictionApi api, CancellationToken ct) => api.StartChainAsync(r, ct)).WithName("StartChain");
         For("GetChain").MapGet(ApiRoutes.Chain, (string id, PredictionApi api, CancellationToken ct) => api.GetChainAsync(id, ct)).WithName("GetChain");
         For("OpenApi").MapGet(ApiRoutes.OpenApi, PredictionApi.OpenApiDocument).WithName("OpenApi");
+        For("TryIt").MapGet(ApiRoutes.TryIt, TryItPage.Get).WithName("TryIt");
         For("HealthLive").MapGet(ApiRoutes.HealthLive, PredictionApi.Live).WithName("HealthLive");
         For("HealthReady").MapGet(ApiRoutes.HealthReady, (PredictionApi api, CancellationToken ct) => api.ReadyAsync(ct)).WithName("HealthReady");
 
