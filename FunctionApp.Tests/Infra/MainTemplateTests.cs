@@ -141,6 +141,12 @@ public partial class MainTemplateTests
     }
 
     [Fact]
+    public void AppSettings_SiteRoot_IsTheTryItPageNotTheHostsLandingPage()
+    {
+        Assert.Equal("true", AppSettings()["AzureWebJobsDisableHomepage"]);
+    }
+
+    [Fact]
     public void RoleAssignments_AreTheLeastPrivilegeSet_EachNamedByGuidAndScopedToItsResource()
     {
         var assignments = Resources.OfType("Microsoft.Authorization/roleAssignments").ToArray();

@@ -152,6 +152,8 @@ resource hostSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     'AzureWebJobs.ProcessBatch.Disabled': 'true'
     'AzureWebJobs.ModelPublished.Disabled': 'true'
     'AzureWebJobs.StartChainFromBlob.Disabled': 'true'
+    // The site root is the try-it page, not the host's landing page.
+    AzureWebJobsDisableHomepage: 'true'
     // The timer's schedule must exist for the host to index KeepWarm, even while it is off.
     'AzureWebJobs.KeepWarm.Disabled': keepWarmEnabled ? 'false' : 'true'
     KeepWarmSchedule: keepWarmSchedule
