@@ -61,21 +61,8 @@ public sealed partial class BatchJobProcessor(
 
     public static string JobPrefix(string batchName) => $"batches/{JobName(batchName)}/";
 
-    public async Task<BlobOutcome> ProcessAsync(string batchName, CancellationToken cancellationToken)
-    {
-        using var activity = InferenceActivity.ProcessBlob("process batch", StorageOptions.BatchesContainer, batchName);
-        try
-        {
-            var outcome = await ProcessCoreAsync(batchName, cancellationToken);
-            activity?.SetTag("blob.outcome", outcome.ToString());
-            return outcome;
-        }
-        catch (Exception ex)
-        {
-            activity.Fail(ex);
-            throw;
-        }
-    }
+    public Task<BlobOutcome> ProcessAsync(string batchName, CancellationToken cancellationToken) =>
+        InferenceActivity.TraceBlobAsync("process batch", StorageOptions.BatchesContainer, batchName, () => ProcessCoreAsync(batchName, cancellationToken));
 
     private async Task<BlobOutcome> ProcessCoreAsync(string batchName, CancellationToken cancellationToken)
     {

@@ -34,21 +34,8 @@ public sealed partial class ImageBlobProcessor(
 
     public static string ErrorName(string name) => name + ".error.json";
 
-    public async Task<BlobOutcome> ProcessAsync(string name, CancellationToken cancellationToken)
-    {
-        using var activity = InferenceActivity.ProcessBlob("process image", StorageOptions.ImagesContainer, name);
-        try
-        {
-            var outcome = await ProcessCoreAsync(name, cancellationToken);
-            activity?.SetTag("blob.outcome", outcome.ToString());
-            return outcome;
-        }
-        catch (Exception ex)
-        {
-            activity.Fail(ex);
-            throw;
-        }
-    }
+    public Task<BlobOutcome> ProcessAsync(string name, CancellationToken cancellationToken) =>
+        InferenceActivity.TraceBlobAsync("process image", StorageOptions.ImagesContainer, name, () => ProcessCoreAsync(name, cancellationToken));
 
     private async Task<BlobOutcome> ProcessCoreAsync(string name, CancellationToken cancellationToken)
     {

@@ -22,6 +22,25 @@ public static class InferenceActivity
     public static Activity? ProcessBlob(string operation, string container, string name) =>
         Start(operation, ActivityKind.Consumer, ("blob.container", container), ("blob.name", name));
 
+    /// <summary>Runs the processing of one blob inside a span that records its outcome, or the exception that ended it.</summary>
+    public static async Task<TOutcome> TraceBlobAsync<TOutcome>(string operation, string container, string name, Func<Task<TOutcome>> process)
+        where TOutcome : struct, Enum
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        using var activity = ProcessBlob(operation, container, name);
+        try
+        {
+            var outcome = await process();
+            activity?.SetTag("blob.outcome", outcome.ToString());
+            return outcome;
+        }
+        catch (Exception ex)
+        {
+            activity.Fail(ex);
+            throw;
+        }
+    }
+
     /// <summary>Marks the activity failed with the exception's type and message.</summary>
     public static void Fail(this Activity? activity, Exception exception)
     {
