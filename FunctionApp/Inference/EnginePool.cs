@@ -97,8 +97,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Traffic.RecordFailure();
-                _metrics?.ModelLoadFailed(Model, Version);
+                RecordFailure(InferenceMetrics.Errors.ModelLoad);
                 activity.Fail(ex);
                 _lastError = ex.Message;
                 LogLoadFailed(ex, Model, Version, ex.Message);
@@ -138,14 +137,12 @@ public sealed partial class EnginePool : IAsyncDisposable
             }
             catch
             {
-                Traffic.RecordFailure();
-                _metrics?.Failed(Model, Version, InferenceMetrics.Errors.Inference);
+                RecordFailure(InferenceMetrics.Errors.Inference);
                 throw;
             }
 
             var elapsed = Stopwatch.GetElapsedTime(start);
-            Traffic.Record(elapsed);
-            _metrics?.Scored(Model, Version, elapsed);
+            RecordScored(elapsed);
             if (_firstPredictionTime is null)
             {
                 _firstPredictionTime = elapsed;
@@ -194,18 +191,14 @@ public sealed partial class EnginePool : IAsyncDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Traffic.RecordFailure();
-                _metrics?.Failed(Model, Version, InferenceMetrics.Errors.Inference, tensors.Count);
+                RecordFailure(InferenceMetrics.Errors.Inference, tensors.Count);
                 throw;
             }
 
             // One run for the whole batch: each image is counted with its share of the time.
             var perImage = Stopwatch.GetElapsedTime(start) / tensors.Count;
             for (int i = 0; i < tensors.Count; i++)
-            {
-                Traffic.Record(perImage);
-                _metrics?.Scored(Model, Version, perImage);
-            }
+                RecordScored(perImage);
 
             return scores;
         }
@@ -244,6 +237,19 @@ public sealed partial class EnginePool : IAsyncDisposable
 
         // Let anyone still queued for a slot through, to see the pool is disposed.
         _slots.Release(_maxEngines);
+    }
+
+    /// <summary>One image scored: the version's own traffic stats and the app's metrics.</summary>
+    private void RecordScored(TimeSpan elapsed)
+    {
+        Traffic.Record(elapsed);
+        _metrics?.Scored(Model, Version, elapsed);
+    }
+
+    private void RecordFailure(string errorType, int images = 1)
+    {
+        Traffic.RecordFailure();
+        _metrics?.Failed(Model, Version, errorType, images);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Model} version {Version} in {LoadMs:F0} ms")]

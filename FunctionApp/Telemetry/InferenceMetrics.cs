@@ -54,8 +54,6 @@ public sealed class InferenceMetrics
     public void ModelLoaded(string model, string version, TimeSpan elapsed) =>
         _modelLoad.Record(elapsed.TotalSeconds, Version(model, version));
 
-    public void ModelLoadFailed(string model, string version) => Failed(model, version, Errors.ModelLoad);
-
     public void Preprocessed(string model, string version, TimeSpan elapsed) =>
         _preprocess.Record(elapsed.TotalSeconds, Version(model, version));
 
