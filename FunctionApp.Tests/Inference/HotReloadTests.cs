@@ -131,4 +131,26 @@ public sealed class HotReloadTests : IDisposable
         Assert.Equal(60, traffic.Values.Sum());
         Assert.True(traffic["1"] > 10 && traffic["2"] > 10, $"split 1={traffic["1"]}, 2={traffic["2"]}");
     }
+
+    [Fact]
+    public async Task Start_NewestVersionBroken_UnpinnedRequestsAndReadinessUseTheNewestThatLoads()
+    {
+        Publish("3", broken: true);
+        await using var services = TestServices.Create(_models.Settings());
+        var classifier = services.GetRequiredService<ImageClassifier>();
+        var image = new NamedImage("red", Images.Solid(8, 8, SKColors.Red));
+
+        var unpinned = await classifier.ClassifyAsync(image);
+        var ready = await services.GetRequiredService<FunctionApp.Api.ReadinessProbe>().CheckAsync(CancellationToken.None);
+        var listing = services.GetRequiredService<FunctionApp.Api.ModelDescriptions>().Get("tiny-cnn");
+        var pinned = await Assert.ThrowsAsync<ModelLoadException>(() => classifier.ClassifyAsync(image, "tiny-cnn", "3"));
+
+        Assert.Equal(("2", "red"), (unpinned.Version, unpinned.Images[0].Top![0].Label));
+        Assert.True(ready.Ready, ready.Error);
+        Assert.Equal("2", ready.Version);
+        Assert.Equal("3", pinned.Version);
+        var rejected = Assert.Single(listing.Versions, v => v.Rejected is not null);
+        Assert.Equal("3", rejected.Version);
+        Assert.Null(listing.Versions.Single(v => v.Version == "2").Rejected);
+    }
 }

@@ -16,7 +16,8 @@ public sealed record ModelVersionInfo(
     bool? HasHead,
     ColdStartInfo ColdStart,
     TrafficSnapshot Traffic,
-    string? PackageError = null);
+    string? PackageError = null,
+    string? Rejected = null);
 
 public sealed record ModelInputInfo(string Tensor, IReadOnlyList<long> Shape, TensorLayout Layout, ChannelOrder ChannelOrder, string PixelScale, ResizeMode Resize, IReadOnlyList<float> Mean, IReadOnlyList<float> Std);
 
@@ -65,11 +66,11 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
             var p = m.Preprocessing;
             var input = new ModelInputInfo(m.InputTensor, InferencePipeline.InputDims(p).Select(d => (long)d).ToArray(), p.Layout, p.ChannelOrder, p.PixelScale == PixelScale.Unit ? "0-1" : "0-255", p.Resize, p.Mean, p.Std);
             var output = new ModelOutputInfo(m.OutputTensor, m.OutputShape, m.Scores);
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic);
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic, Rejected: catalog.Rejection(entry.Name, entry.Version));
         }
         catch (ModelPackageException ex)
         {
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, ex.Message);
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, ex.Message, catalog.Rejection(entry.Name, entry.Version));
         }
     }
 }

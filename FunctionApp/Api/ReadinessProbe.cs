@@ -9,7 +9,7 @@ public sealed record Readiness(bool Ready, string Model, string? Version, ColdSt
 /// Ready means the default model is loaded and one prediction on it works. Asking may trigger the lazy
 /// load, so the first probe after a cold start pays for it; later probes cost one inference at most once.
 /// </summary>
-public sealed class ReadinessProbe(ModelCatalog catalog, EnginePoolRegistry pools)
+public sealed class ReadinessProbe(ModelCatalog catalog, EnginePoolRegistry pools, ImageClassifier classifier)
 {
     private volatile string? _verifiedDirectory;
 
@@ -38,21 +38,22 @@ public sealed class ReadinessProbe(ModelCatalog catalog, EnginePoolRegistry pool
             return new Readiness(false, catalog.DefaultModel, null, null, ex.Message);
         }
 
-        var pool = pools.GetPool(entry);
         try
         {
+            var pool = await classifier.GetLoadedPoolAsync(entry, cancellationToken);
             var pipeline = await pool.GetPipelineAsync(cancellationToken);
-            if (_verifiedDirectory != entry.Directory)
+            var directory = pipeline.Package.Directory;
+            if (_verifiedDirectory != directory)
             {
                 await pool.ScoreAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
-                _verifiedDirectory = entry.Directory;
+                _verifiedDirectory = directory;
             }
 
-            return new Readiness(true, entry.Name, entry.Version, pool.ColdStart, null);
+            return new Readiness(true, pool.Model, pool.Version, pool.ColdStart, null);
         }
         catch (ModelLoadException ex)
         {
-            return new Readiness(false, entry.Name, entry.Version, pool.ColdStart, ex.Message);
+            return new Readiness(false, entry.Name, entry.Version, pools.GetPool(entry).ColdStart, ex.Message);
         }
     }
 }

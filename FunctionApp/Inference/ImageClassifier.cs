@@ -31,12 +31,13 @@ public sealed record NamedImage(string? Name, ReadOnlyMemory<byte> Data);
 /// The one code path from encoded image bytes to ranked labels, used by every door: the CLI, the HTTP
 /// functions, the self-hosted server and the blob processors.
 /// </summary>
-public sealed class ImageClassifier(
+public sealed partial class ImageClassifier(
     ModelCatalog catalog,
     EnginePoolRegistry pools,
     ImagePreprocessor preprocessor,
     IOptions<PredictionOptions> options,
-    InferenceMetrics metrics)
+    InferenceMetrics metrics,
+    Microsoft.Extensions.Logging.ILogger<ImageClassifier> logger)
 {
     private readonly PredictionOptions _options = options.Value;
 
@@ -187,20 +188,43 @@ public sealed class ImageClassifier(
         WithPoolAsync(entry, async pool => (await pool.GetPipelineAsync(cancellationToken)).Package);
 
     /// <summary>
+    /// The loaded pool that serves <paramref name="entry"/>: the entry's own, or, when an unpinned entry's version
+    /// cannot load, the pool of the newest version that can (the broken one is rejected, with its reason).
+    /// </summary>
+    /// <exception cref="ModelLoadException">The pinned version, or every version of the model, failed to load.</exception>
+    public async Task<EnginePool> GetLoadedPoolAsync(ModelEntry entry, CancellationToken cancellationToken = default) =>
+        await WithPoolAsync(entry, async pool =>
+        {
+            await pool.GetPipelineAsync(cancellationToken);
+            return pool;
+        });
+
+    /// <summary>
     /// Runs work on the entry's pool. If that version was retired (hot reload) between choosing the pool and using
-    /// it, the work runs once more on the pool that replaced it, so a switch fails no request.
+    /// it, the work runs once more on the pool that replaced it, so a switch fails no request. If an unpinned
+    /// entry's version cannot load, it is rejected and the work runs on the newest version that loads.
     /// </summary>
     private async Task<T> WithPoolAsync<T>(ModelEntry entry, Func<EnginePool, Task<T>> work)
     {
-        try
+        for (int attempt = 0; ; attempt++)
         {
-            return await work(pools.GetPool(entry));
-        }
-        catch (ObjectDisposedException)
-        {
-            return await work(pools.GetPool(entry));
+            try
+            {
+                return await work(pools.GetPool(entry));
+            }
+            catch (ObjectDisposedException) when (attempt == 0)
+            {
+            }
+            catch (ModelLoadException ex) when (!entry.Pinned && catalog.Reject(entry, ex.Reason) is { } fallback && fallback.Version != entry.Version)
+            {
+                LogFallback(entry.Name, entry.Version, fallback.Version, ex.Reason);
+                entry = fallback;
+            }
         }
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "Model {Model} version {Version} does not load and is skipped; version {Fallback} serves instead: {Reason}")]
+    private partial void LogFallback(string model, string version, string fallback, string reason);
 
     private int ResolveTopK(int? topK)
     {

@@ -31,12 +31,14 @@ public sealed class ModelNotFoundException : Exception
 /// The model packages under the models root, laid out <c>{name}/{version}/</c>. A request that names no version
 /// gets the model's active version: the newest when the model is first used, then whatever
 /// <see cref="ModelRefreshService"/> switches to once a newer version has loaded, or, with a canary split
-/// configured (<c>Models:Canary:{name}:{version}</c> = weight), a version drawn by weight.
+/// configured (<c>Models:Canary:{name}:{version}</c> = weight), a version drawn by weight. A version that failed
+/// to load is rejected: unpinned requests skip it for the newest version that loads.
 /// </summary>
 public sealed class ModelCatalog(IOptions<ModelsOptions> options)
 {
     private readonly ModelsOptions _options = options.Value;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ModelEntry> _active = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _rejected = new(StringComparer.Ordinal);
     private volatile IReadOnlyList<ModelEntry>? _listing;
 
     public string Root => _options.ResolvedRoot;
@@ -89,8 +91,42 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
         _active[entry.Name] = entry with { Pinned = false };
     }
 
-    private ModelEntry Newest(string name) =>
-        List().FirstOrDefault(e => e.Name == name) ?? throw new ModelNotFoundException($"No model named '{name}' is available.");
+    /// <summary>
+    /// Takes a version that failed to load out of service for unpinned requests, with the reason it failed. When it
+    /// was the active version, the newest version not rejected becomes active. Returns the entry unpinned requests
+    /// should use now, or null when no other version remains.
+    /// </summary>
+    public ModelEntry? Reject(ModelEntry entry, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        _rejected[Key(entry.Name, entry.Version)] = reason;
+        if (_active.TryGetValue(entry.Name, out var active) && active.Version != entry.Version)
+            return active;
+        var fallback = List().FirstOrDefault(e => e.Name == entry.Name && !IsRejected(e));
+        if (fallback is null)
+            _active.TryRemove(entry.Name, out _);
+        else
+            _active[entry.Name] = fallback;
+        return fallback;
+    }
+
+    /// <summary>Why a version was rejected, or null when it was not.</summary>
+    public string? Rejection(string name, string version) => _rejected.TryGetValue(Key(name, version), out var reason) ? reason : null;
+
+    /// <summary>Forgets a rejection, so that a version whose package changed may be tried again.</summary>
+    public void Forgive(string name, string version) => _rejected.TryRemove(Key(name, version), out _);
+
+    private bool IsRejected(ModelEntry entry) => _rejected.ContainsKey(Key(entry.Name, entry.Version));
+
+    private static string Key(string name, string version) => name + "/" + version;
+
+    /// <summary>The newest version that has not been rejected; the newest of all when every version was.</summary>
+    private ModelEntry Newest(string name)
+    {
+        var versions = List().Where(e => e.Name == name).ToList();
+        return versions.FirstOrDefault(e => !IsRejected(e)) ?? versions.FirstOrDefault()
+            ?? throw new ModelNotFoundException($"No model named '{name}' is available.");
+    }
 
     private static string Draw(IDictionary<string, int> split)
     {

@@ -64,6 +64,7 @@ public sealed partial class ModelRefreshService(
                 var stamp = newest.Directory + "|" + Directory.GetLastWriteTimeUtc(newest.Directory).Ticks;
                 if (_rejected.Contains(stamp))
                     continue;
+                catalog.Forgive(newest.Name, newest.Version);
 
                 var pool = pools.GetPool(newest with { Pinned = true });
                 try
@@ -74,6 +75,7 @@ public sealed partial class ModelRefreshService(
                 catch (ModelLoadException ex)
                 {
                     _rejected.Add(stamp);
+                    catalog.Reject(newest with { Pinned = true }, ex.Reason);
                     LogRejected(newest.Name, newest.Version, current.Version, ex.Reason);
                     await pools.RetireAsync(newest, successor: null);
                     continue;
