@@ -14,6 +14,8 @@ public static class FunctionsWorkerHost
     {
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
+        builder.UseMiddleware<WorkerLogging.InvocationMarker>();
+        WorkerLogging.Configure(builder.Services, builder.Logging, builder.Configuration, TelemetryServiceCollectionExtensions.HasExporters(builder.Configuration));
         builder.Services.AddInference();
         builder.Services.AddHttpApi();
         builder.Services.AddBlobProcessing();

@@ -48,6 +48,13 @@ public static class TelemetryServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>Whether any exporter is configured: Application Insights or an OTLP endpoint.</summary>
+    public static bool HasExporters(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return configuration[ConnectionStringSetting] is { Length: > 0 } || configuration[OtlpEndpointSetting] is { Length: > 0 };
+    }
+
     /// <summary>
     /// The credential an authentication string asks for: a user-assigned identity for
     /// <c>Authorization=AAD;ClientId=…</c>, the system-assigned one for <c>Authorization=AAD</c>, none otherwise.
