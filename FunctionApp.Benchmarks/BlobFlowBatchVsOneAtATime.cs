@@ -32,14 +32,16 @@ public class BlobFlowBatchVsOneAtATime
     [GlobalSetup]
     public void Setup()
     {
-        int port = FreePort();
+        int port = FreePort(), queuePort = FreePort(), tablePort = FreePort();
+        string P(int p) => p.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var data = Directory.CreateTempSubdirectory("azurite-bench").FullName;
-        _azurite = Process.Start(new ProcessStartInfo(FindAzurite(), ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", data, "--silent", "--skipApiVersionCheck", "--loose"]) { UseShellExecute = false })!;
+        _azurite = Process.Start(new ProcessStartInfo(FindAzurite(), ["--blobHost", "127.0.0.1", "--blobPort", P(port), "--queueHost", "127.0.0.1", "--queuePort", P(queuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", data, "--silent", "--skipApiVersionCheck", "--loose"]) { UseShellExecute = false })!;
         WaitForPort(port);
+        WaitForPort(queuePort);
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["AzureWebJobsStorage"] = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+            ["AzureWebJobsStorage"] = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;",
             ["Preprocessing:WritePreprocessed"] = "false",
             ["Models:Root"] = Path.Combine(AppContext.BaseDirectory, "models"),
         }).Build();
@@ -48,7 +50,7 @@ public class BlobFlowBatchVsOneAtATime
         services.AddBlobProcessing();
         _services = services.BuildServiceProvider();
         _storage = _services.GetRequiredService<BlobStorage>();
-        _storage.EnsureContainersAsync(CancellationToken.None).GetAwaiter().GetResult();
+        _services.GetRequiredService<StorageProvisioner>().ProvisionAsync(CancellationToken.None).GetAwaiter().GetResult();
 
         var images = Enumerable.Range(0, Images).Select(i => BundledModel.PhotoJpeg(seed: i, width: 640, height: 480)).ToList();
         using var buffer = new MemoryStream();
@@ -72,8 +74,12 @@ public class BlobFlowBatchVsOneAtATime
     [IterationSetup]
     public void ClearResults()
     {
-        foreach (var blob in _storage.Predictions.GetBlobs(BlobTraits.None, BlobStates.None, null, CancellationToken.None).ToList())
-            _storage.Predictions.DeleteBlob(blob.Name);
+        foreach (var container in new[] { _storage.Predictions, _storage.BatchResults })
+        {
+            foreach (var blob in container.GetBlobs(BlobTraits.None, BlobStates.None, null, CancellationToken.None).ToList())
+                container.DeleteBlob(blob.Name);
+        }
+
         _storage.Batches.GetBlobClient($"run-{++_iteration}.zip").Upload(new BinaryData(_zip), overwrite: true);
     }
 
@@ -90,7 +96,19 @@ public class BlobFlowBatchVsOneAtATime
     [Benchmark(Description = "one 200-image zip as a batch job")]
     public async Task<BlobOutcome> BatchJob()
     {
-        var outcome = await _services.GetRequiredService<BatchJobProcessor>().ProcessAsync($"run-{_iteration}.zip", CancellationToken.None);
+        // As one instance's triggers would: start the job, then score its chunks from the queue.
+        var batches = _services.GetRequiredService<BatchJobProcessor>();
+        var outcome = await batches.StartAsync($"run-{_iteration}.zip", CancellationToken.None);
+        var queue = _storage.Queue(StorageOptions.BatchChunksQueue);
+        while ((await queue.ReceiveMessagesAsync(maxMessages: 32)).Value is { Length: > 0 } messages)
+        {
+            foreach (var message in messages)
+            {
+                await batches.RunChunkAsync(Functions.TriggerMessages.Parse<ChunkWork>(message.Body.ToString()), CancellationToken.None);
+                await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
+            }
+        }
+
         return outcome != BlobOutcome.Processed ? throw new InvalidOperationException(outcome.ToString()) : outcome;
     }
 
@@ -106,7 +124,7 @@ public class BlobFlowBatchVsOneAtATime
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite-blob");
+            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite");
             if (File.Exists(candidate))
                 return candidate;
         }

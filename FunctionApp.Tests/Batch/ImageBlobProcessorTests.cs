@@ -27,6 +27,7 @@ public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
         Assert.Equal(BlobOutcome.Processed, outcome);
         var prediction = await Json(flow.Storage.Predictions, name + ".json");
         Assert.Equal(name, prediction.GetProperty("name").GetString());
+        Assert.Equal("ok", prediction.GetProperty("status").GetString());
         Assert.Equal(("tiny-cnn", "2"), (prediction.GetProperty("model").GetString(), prediction.GetProperty("version").GetString()));
         Assert.Equal("red", prediction.GetProperty("top")[0].GetProperty("label").GetString());
         Assert.True(prediction.GetProperty("timings").GetProperty("inferenceMs").GetDouble() > 0);
@@ -38,7 +39,7 @@ public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
         Assert.Equal("image/png", preprocessed.Details.ContentType);
         using (var bitmap = SKBitmap.Decode(preprocessed.Content.ToArray()))
             Assert.Equal((8, 8), (bitmap.Width, bitmap.Height));
-        using (var thumbnail = SKBitmap.Decode((await flow.Storage.Preprocessed.GetBlobClient($"thumbnails/10/{name}").DownloadContentAsync()).Value.Content.ToArray()))
+        using (var thumbnail = SKBitmap.Decode((await flow.Storage.Thumbnails.GetBlobClient($"10/{name}").DownloadContentAsync()).Value.Content.ToArray()))
             Assert.Equal((10, 5), (thumbnail.Width, thumbnail.Height));
         Assert.True(await BlobFlow.Exists(flow.Storage.Images, name), "a classified original stays where it was dropped");
     }
@@ -100,7 +101,7 @@ public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
     [InlineData("broken.jpg", "BROKEN", "undecodable")]
     [InlineData("huge.png", "HUGE", "tooLarge")]
     [InlineData("bomb.png", "BOMB", "tooManyPixels")]
-    public async Task Process_UnusableImage_MovesItToFailedWithAnErrorRecord(string name, string kind, string errorKind)
+    public async Task Process_UnusableImage_RecordsWhyAndKeepsTheOriginalInTheFailureContainer(string name, string kind, string errorKind)
     {
         byte[] content = kind switch
         {
@@ -109,18 +110,71 @@ public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
             "HUGE" => new byte[300_000],
             _ => Images.Solid(8000, 6000, SKColors.Green),
         };
-        await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(content), overwrite: true);
+        var etag = (await flow.Storage.Images.GetBlobClient(name).UploadAsync(new BinaryData(content), overwrite: true)).Value.ETag.ToString().Trim('"');
 
         var outcome = await flow.Images.ProcessAsync(name, CancellationToken.None);
 
         Assert.Equal(BlobOutcome.Failed, outcome);
         Assert.False(await BlobFlow.Exists(flow.Storage.Images, name));
-        Assert.False(await BlobFlow.Exists(flow.Storage.Predictions, name + ".json"));
-        Assert.Equal(content, (await flow.Storage.Failed.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray());
-        var error = await Json(flow.Storage.Failed, name + ".error.json");
-        Assert.Equal(errorKind, error.GetProperty("errorKind").GetString());
-        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("error").GetString()));
-        Assert.Equal($"images-failed/{name}", error.GetProperty("movedTo").GetString());
+        var kept = (await flow.Storage.Failed.GetBlobClient(name).DownloadContentAsync()).Value;
+        Assert.Equal(content, kept.Content.ToArray());
+        Assert.Equal((errorKind, etag), (kept.Details.Metadata["errorkind"], kept.Details.Metadata["sourceetag"]));
+        var record = await Json(flow.Storage.Predictions, name + ".json");
+        Assert.Equal(("failed", errorKind), (record.GetProperty("status").GetString(), record.GetProperty("errorKind").GetString()));
+        Assert.False(string.IsNullOrWhiteSpace(record.GetProperty("error").GetString()));
+        Assert.Equal($"images-failed/{name}", record.GetProperty("original").GetString());
+        Assert.Equal(etag, record.GetProperty("source").GetProperty("eTag").GetString());
+    }
+
+    [Fact]
+    public async Task Overwrite_ValidThenCorrupt_TheFailureReplacesThePredictionAndItsOutputs()
+    {
+        const string name = "flip/valid-then-corrupt.png";
+        var blob = flow.Storage.Images.GetBlobClient(name);
+        await blob.UploadAsync(new BinaryData(Images.Solid(20, 10, SKColors.Red)), overwrite: true);
+        Assert.Equal(BlobOutcome.Processed, await flow.Images.ProcessAsync(name, CancellationToken.None));
+        await blob.UploadAsync(BinaryData.FromString("not an image any more"), overwrite: true);
+
+        Assert.Equal(BlobOutcome.Failed, await flow.Images.ProcessAsync(name, CancellationToken.None));
+
+        Assert.Equal("failed", (await Json(flow.Storage.Predictions, name + ".json")).GetProperty("status").GetString());
+        Assert.True(await BlobFlow.Exists(flow.Storage.Failed, name));
+        Assert.False(await BlobFlow.Exists(flow.Storage.Preprocessed, name), "the old prediction's preprocessed image is not left beside the failure");
+        Assert.False(await BlobFlow.Exists(flow.Storage.Thumbnails, "10/" + name));
+    }
+
+    [Fact]
+    public async Task Overwrite_CorruptThenValid_ThePredictionReplacesTheFailureAndItsOriginal()
+    {
+        const string name = "flip/corrupt-then-valid.png";
+        var blob = flow.Storage.Images.GetBlobClient(name);
+        await blob.UploadAsync(BinaryData.FromString("garbage"), overwrite: true);
+        Assert.Equal(BlobOutcome.Failed, await flow.Images.ProcessAsync(name, CancellationToken.None));
+        await blob.UploadAsync(new BinaryData(Images.Solid(20, 10, SKColors.Blue)), overwrite: true);
+
+        Assert.Equal(BlobOutcome.Processed, await flow.Images.ProcessAsync(name, CancellationToken.None));
+
+        var record = await Json(flow.Storage.Predictions, name + ".json");
+        Assert.Equal(("ok", "blue"), (record.GetProperty("status").GetString(), record.GetProperty("top")[0].GetProperty("label").GetString()));
+        Assert.False(await BlobFlow.Exists(flow.Storage.Failed, name), "the old failure's original is not left beside the prediction");
+    }
+
+    [Fact]
+    public async Task Process_TriggerForAReplacedUpload_WritesNothing()
+    {
+        const string name = "stale.png";
+        var blob = flow.Storage.Images.GetBlobClient(name);
+        await blob.UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Red)), overwrite: true);
+        var first = await blob.GetPropertiesAsync();
+        await blob.UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Blue)), overwrite: true);
+        Assert.Equal(BlobOutcome.Processed, await flow.Images.ProcessAsync(name, CancellationToken.None));
+        var record = (await flow.Storage.Predictions.GetBlobClient(name + ".json").GetPropertiesAsync()).Value.ETag;
+
+        // The poison path for the first upload arrives late: it names an ETag no longer in place.
+        var late = await flow.Images.ConcludeAsync(name, first.Value.ETag.ToString().Trim('"'), 5, CancellationToken.None);
+
+        Assert.Equal(BlobOutcome.Missing, late);
+        Assert.Equal(record, (await flow.Storage.Predictions.GetBlobClient(name + ".json").GetPropertiesAsync()).Value.ETag);
     }
 
     [Fact]
@@ -139,7 +193,7 @@ public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
         await flow.Images.ProcessAsync(name, CancellationToken.None);
 
         BlobProperties properties = await flow.Storage.Predictions.GetBlobClient(name + ".json").GetPropertiesAsync();
-        Assert.Equal(etag, properties.Metadata[ImageBlobProcessor.SourceETagMetadata]);
+        Assert.Equal(etag, properties.Metadata[FunctionApp.Storage.BlobWrites.SourceETagMetadata]);
         Assert.Equal(BlobType.Block, properties.BlobType);
         Assert.Equal("application/json", properties.ContentType);
     }

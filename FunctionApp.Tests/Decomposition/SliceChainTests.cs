@@ -35,14 +35,13 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
     [Fact]
     public async Task Chain_RunsEveryStepThroughStorage_AnswersLikeTheWholeModel_AndCleansUp()
     {
-        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s).AddSingleton<ChainWorker>());
+        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s));
         var chain = services.GetRequiredService<SliceChain>();
-        var worker = services.GetRequiredService<ChainWorker>();
         var image = new NamedImage("x", Images.Solid(8, 8, new SKColor(30, 220, 60)));
 
         var started = await chain.StartAsync(image, "tiny-cnn", "5", topK: 3, CancellationToken.None);
         Assert.Equal(("running", 3), (started.Status, started.Steps));
-        await worker.DrainAsync(CancellationToken.None);
+        await RunStepsAsync(chain);
         var done = await chain.GetAsync(started.Id, CancellationToken.None);
 
         var whole = await services.GetRequiredService<ImageClassifier>().ClassifyAsync(image, "tiny-cnn", "1", 3);
@@ -57,21 +56,21 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
         // A redelivered step after the chain finished changes nothing.
         var before = (await flow.Storage.Chains.GetBlobClient($"{started.Id}/state.json").GetPropertiesAsync()).Value.ETag;
         await chain.RunStepAsync(new ChainStep(started.Id, 1), CancellationToken.None);
-        await worker.DrainAsync(CancellationToken.None);
+        await RunStepsAsync(chain);
         Assert.Equal(before, (await flow.Storage.Chains.GetBlobClient($"{started.Id}/state.json").GetPropertiesAsync()).Value.ETag);
     }
 
     [Fact]
     public async Task Chain_DuplicateStepMessages_ProduceOneResult()
     {
-        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s).AddSingleton<ChainWorker>());
+        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s));
         var chain = services.GetRequiredService<SliceChain>();
         var started = await chain.StartAsync(new NamedImage("x", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn", "5", topK: 1, CancellationToken.None);
 
         // Step 0 delivered three times (the queued message plus two redeliveries).
         await chain.RunStepAsync(new ChainStep(started.Id, 0), CancellationToken.None);
         await chain.RunStepAsync(new ChainStep(started.Id, 0), CancellationToken.None);
-        await services.GetRequiredService<ChainWorker>().DrainAsync(CancellationToken.None);
+        await RunStepsAsync(chain);
 
         var done = await chain.GetAsync(started.Id, CancellationToken.None);
         Assert.Equal("finished", done!.Status);
@@ -108,40 +107,21 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
     }
 
     [Fact]
-    public async Task Chain_ImagesDroppedIntoChainImages_AreAnsweredUnderPredictions()
+    public async Task Chain_StepFailsEveryTry_ConcludingItMarksTheChainFailedWithTheReason()
     {
-        var settings = SlicedSettings();
-        settings["Storage:PollInterval"] = "00:00:00.200";
-        await using var server = await RunningServer.StartAsync(settings);
-        var dropped = flow.Storage.Service.GetBlobContainerClient("chain-images");
-        await dropped.CreateIfNotExistsAsync();
-        await dropped.GetBlobClient("leaves/green one.png").UploadAsync(new BinaryData(Images.Solid(8, 8, new SKColor(0, 240, 0))), overwrite: true);
-        await dropped.GetBlobClient("leaves/notes.txt").UploadAsync(BinaryData.FromString("not an image"), overwrite: true);
+        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s));
+        var chain = services.GetRequiredService<SliceChain>();
+        var started = await chain.StartAsync(new NamedImage("x", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn", "5", topK: 1, CancellationToken.None);
+        await QueueDrain.LoseAsync(flow.Storage.Queue(FunctionApp.Storage.StorageOptions.SliceStepsQueue));
 
-        var good = await WaitForAsync("chains/leaves/green one.png.json", json => json.GetProperty("status").GetString() == "finished");
-        var bad = await WaitForAsync("chains/leaves/notes.txt.json", json => json.GetProperty("status").GetString() == "failed");
+        // The step's input tensor is gone: every try fails the same way, and the host parks the message as poison.
+        await flow.Storage.Chains.DeleteBlobAsync($"{started.Id}/tensors/{ModelPackage.Open(Path.Combine(SlicedSettings()["Models:Root"]!, "tiny-cnn", "5")).Manifest.InputTensor}");
+        await Assert.ThrowsAnyAsync<Azure.RequestFailedException>(() => chain.RunStepAsync(new ChainStep(started.Id, 0), CancellationToken.None));
+        await chain.ConcludeStepAsync(new ChainStep(started.Id, 0), 5, CancellationToken.None);
 
-        Assert.Equal("green", good.GetProperty("top")[0].GetProperty("label").GetString());
-        Assert.Equal("5", good.GetProperty("version").GetString());
-        Assert.Contains("not a supported image format", bad.GetProperty("error").GetString());
-    }
-
-    private async Task<JsonElement> WaitForAsync(string name, Func<JsonElement, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await BlobFlow.Exists(flow.Storage.Predictions, name))
-            {
-                var json = JsonDocument.Parse(await BlobFlow.ReadText(flow.Storage.Predictions, name)).RootElement;
-                if (done(json))
-                    return json;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"predictions/{name} did not appear.");
+        var state = await chain.GetAsync(started.Id, CancellationToken.None);
+        Assert.Equal("failed", state!.Status);
+        Assert.StartsWith("Step 0 failed 5 times; the last error: storage answered 404", state.Error);
     }
 
     [Fact]
@@ -158,4 +138,7 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
         Assert.Contains("is not sliced", await unsliced.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
+
+    private Task<int> RunStepsAsync(SliceChain chain) =>
+        QueueDrain.RunAsync(flow.Storage.Queue(FunctionApp.Storage.StorageOptions.SliceStepsQueue), m => chain.RunStepAsync(FunctionApp.Functions.TriggerMessages.Parse<ChainStep>(m), CancellationToken.None));
 }

@@ -21,14 +21,35 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;";
 
+    private int _tablePort;
+
     public async Task InitializeAsync()
     {
-        var executable = Find();
         Port = FreePort();
         QueuePort = FreePort();
-        int tablePort = FreePort();
+        _tablePort = FreePort();
+        await StartAsync();
+    }
+
+    /// <summary>Stops the emulator as an outage would; its data stays, and <see cref="StartAsync"/> brings it back on the same ports.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        _process = null;
+    }
+
+    /// <summary>Starts the emulator on its ports over its data, and returns once both services listen.</summary>
+    public async Task StartAsync()
+    {
+        var executable = Find();
         string P(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", P(Port), "--queueHost", "127.0.0.1", "--queuePort", P(QueuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose"])
+        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", P(Port), "--queueHost", "127.0.0.1", "--queuePort", P(QueuePort), "--tableHost", "127.0.0.1", "--tablePort", P(_tablePort), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -63,17 +84,7 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
         throw new TimeoutException("Azurite did not listen within 30 seconds.");
     }
 
-    public async Task DisposeAsync()
-    {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process?.Dispose();
-        _process = null;
-    }
+    public Task DisposeAsync() => StopAsync();
 
     public void Dispose() => _data.Dispose();
 

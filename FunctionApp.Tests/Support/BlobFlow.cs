@@ -20,6 +20,10 @@ public sealed class BlobFlow : IAsyncLifetime, IDisposable
 
     public BatchJobProcessor Batches => Services.GetRequiredService<BatchJobProcessor>();
 
+    /// <summary>Runs every queued batch chunk, as the queue trigger would.</summary>
+    public Task<int> RunChunksAsync(BatchJobProcessor? batches = null) =>
+        QueueDrain.RunAsync(Storage.Queue(StorageOptions.BatchChunksQueue), message => (batches ?? Batches).RunChunkAsync(FunctionApp.Functions.TriggerMessages.Parse<ChunkWork>(message), CancellationToken.None));
+
     public Dictionary<string, string?> Settings(Action<Dictionary<string, string?>>? change = null)
     {
         var settings = _models.Settings(maxImageBytes: 200_000);
@@ -35,7 +39,8 @@ public sealed class BlobFlow : IAsyncLifetime, IDisposable
     {
         await Azurite.InitializeAsync();
         Services = CreateServices(s => s["Preprocessing:Thumbnails:0"] = "10");
-        await Storage.EnsureContainersAsync(CancellationToken.None);
+        // What the hosts do at start: the app provisions the empty account it is given.
+        await Services.GetRequiredService<StorageProvisioner>().ProvisionAsync(CancellationToken.None);
     }
 
     public async Task DisposeAsync()

@@ -20,6 +20,7 @@ public static class ApiErrors
         ImageInputException e => FromImageError(e.Error, e.Message),
         ModelNotFoundException e => new ApiError(StatusCodes.Status404NotFound, "Model not found", e.Message),
         ModelLoadException e => new ApiError(StatusCodes.Status503ServiceUnavailable, "Model unavailable", e.Message, retryAfterSeconds),
+        Storage.StorageUnavailableException e => new ApiError(StatusCodes.Status503ServiceUnavailable, "Storage unavailable", e.Message, retryAfterSeconds),
         ArgumentException e => new ApiError(StatusCodes.Status400BadRequest, "Malformed request", e.Message),
         _ => null,
     };

@@ -7,7 +7,7 @@ public sealed class BatchOptions
 {
     public const string SectionName = "Batch";
 
-    /// <summary>Images per chunk: decoded together, scored as one batch, written as one part, and the unit of resuming.</summary>
+    /// <summary>Most images per chunk: one queue message, read, scored and written together by one instance.</summary>
     [Range(1, 1024)]
     public int ChunkSize { get; set; } = 32;
 
@@ -19,11 +19,18 @@ public sealed class BatchOptions
     [Range(1, 1_000_000)]
     public int MaxArchiveEntries { get; set; } = 10_000;
 
-    /// <summary>Most bytes an archive may hold once uncompressed (as its entries declare, and as read).</summary>
+    /// <summary>Most bytes an archive may hold once uncompressed (as its entries declare).</summary>
     [Range(1, long.MaxValue)]
     public long MaxArchiveUncompressedBytes { get; set; } = 2L * 1024 * 1024 * 1024;
 
     /// <summary>Highest uncompressed-to-compressed ratio of one entry; above it the entry is treated as a zip bomb.</summary>
     [Range(1, 100_000)]
     public double MaxCompressionRatio { get; set; } = 200;
+
+    /// <summary>Largest manifest (<c>.json</c>) accepted, in bytes.</summary>
+    [Range(1024, 256L * 1024 * 1024)]
+    public long MaxManifestBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Bytes of central directory allowed per entry the archive may hold (names and extra fields).</summary>
+    public const int DirectoryBytesPerEntry = 1100;
 }

@@ -1,13 +1,19 @@
-using System.IO.Compression;
 using System.Text.Json;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using FunctionApp.Api;
 using FunctionApp.Imaging;
 using FunctionApp.Storage;
+using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Batch;
 
-/// <summary>One image of a batch: where it comes from, and why it cannot be read if it cannot.</summary>
-public sealed record BatchEntry(int Index, string Name, string? Problem = null);
+/// <summary>
+/// One image of a batch: its index and name, where it lives (an archive entry, or a blob a manifest names), and why
+/// it will not be read, when it will not.
+/// </summary>
+public sealed record BatchEntry(int Index, string Name, string? ProblemKind = null, string? Problem = null, ZipEntryLocation? Zip = null);
 
 /// <summary>A whole batch cannot be processed (too many entries, too large, not an archive or manifest).</summary>
 public sealed class BatchRejectedException(string message) : Exception(message)
@@ -23,171 +29,149 @@ public sealed class BatchRejectedException(string message) : Exception(message)
     }
 }
 
-/// <summary>Where a batch's images come from: the entries of a zip archive, or blobs named by a JSON manifest.</summary>
-public interface IBatchSource : IDisposable
+/// <summary>The batch blob was replaced or removed while its job ran: the new upload is a job of its own.</summary>
+public sealed class BatchSupersededException : Exception
 {
-    IReadOnlyList<BatchEntry> Entries { get; }
+    public BatchSupersededException()
+        : base("The batch blob was replaced or removed.")
+    {
+    }
 
-    /// <summary>The entry's bytes; throws <see cref="ImageInputException"/> when the entry breaks a limit.</summary>
-    Task<byte[]> ReadAsync(BatchEntry entry, CancellationToken cancellationToken);
+    public BatchSupersededException(string message)
+        : base(message)
+    {
+    }
+
+    public BatchSupersededException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }
 
 /// <summary>
-/// A zip archive on local disk, checked before any entry is read: entry count, declared total size, path
-/// traversal, nested archives and compression ratio. Reads are limited to the image byte limit whatever the
-/// entry declares. Entries are read one at a time (the archive is shared), so memory stays bounded.
+/// Where a batch's images come from: the entries of a zip archive (read by range from the batch blob: its central
+/// directory, then each entry's bytes), or the blobs in <c>images/</c> that a JSON manifest names
+/// (<c>{"images": ["a.jpg", "folder/b.png"]}</c>). Every read is pinned to the batch upload's ETag.
 /// </summary>
-public sealed class ZipBatchSource : IBatchSource
+public sealed class BatchSources(BlobStorage storage, ImageDecoder decoder, IOptions<BatchOptions> options)
 {
     private static readonly HashSet<string> ArchiveExtensions = new(StringComparer.OrdinalIgnoreCase) { ".zip", ".jar", ".tar", ".gz", ".tgz", ".7z", ".rar", ".bz2", ".xz" };
-    private readonly FileStream _file;
-    private readonly ZipArchive _archive;
-    private readonly Dictionary<int, ZipArchiveEntry> _byIndex = [];
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly long _maxEntryBytes;
+    private readonly BatchOptions _options = options.Value;
 
-    public ZipBatchSource(string path, BatchOptions options, long maxEntryBytes)
+    public static bool IsArchive(string batchName) => batchName.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
+
+    public static bool IsManifest(string batchName) => batchName.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Lists the batch's images, each checked against the limits before any is read.</summary>
+    /// <exception cref="BatchRejectedException">The batch as a whole cannot be processed.</exception>
+    /// <exception cref="BatchSupersededException">The upload was replaced or removed meanwhile.</exception>
+    public async Task<IReadOnlyList<BatchEntry>> IndexAsync(SourceBlob batch, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        _maxEntryBytes = maxEntryBytes;
-        _file = File.OpenRead(path);
-        try
-        {
-            _archive = new ZipArchive(_file, ZipArchiveMode.Read, leaveOpen: false);
-        }
-        catch (InvalidDataException ex)
-        {
-            _file.Dispose();
-            throw new BatchRejectedException($"The archive cannot be read: {ex.Message}");
-        }
-
-        var files = _archive.Entries.Where(e => !e.FullName.EndsWith('/')).ToList();
-        if (files.Count > options.MaxArchiveEntries)
-            throw new BatchRejectedException($"The archive holds {files.Count:N0} entries, over the limit of {options.MaxArchiveEntries:N0} (Batch:MaxArchiveEntries).");
-        long declared = files.Sum(e => e.Length);
-        if (declared > options.MaxArchiveUncompressedBytes)
-            throw new BatchRejectedException($"The archive holds {declared:N0} bytes uncompressed, over the limit of {options.MaxArchiveUncompressedBytes:N0} (Batch:MaxArchiveUncompressedBytes).");
-
-        var entries = new List<BatchEntry>(files.Count);
-        for (int i = 0; i < files.Count; i++)
-        {
-            var entry = files[i];
-            _byIndex[i] = entry;
-            entries.Add(new BatchEntry(i, entry.FullName, Check(entry, options)));
-        }
-
-        Entries = entries;
+        ArgumentNullException.ThrowIfNull(batch);
+        if (IsArchive(batch.Name))
+            return await IndexArchiveAsync(batch, cancellationToken);
+        if (IsManifest(batch.Name))
+            return await IndexManifestAsync(batch, cancellationToken);
+        throw new BatchRejectedException($"'{batch.Name}' is neither a .zip archive nor a .json manifest.");
     }
 
-    public IReadOnlyList<BatchEntry> Entries { get; }
-
-    public async Task<byte[]> ReadAsync(BatchEntry entry, CancellationToken cancellationToken)
+    /// <summary>One entry's bytes.</summary>
+    /// <exception cref="ImageInputException">The entry breaks a limit or cannot be read.</exception>
+    /// <exception cref="BatchSupersededException">The batch upload was replaced or removed meanwhile.</exception>
+    public async Task<byte[]> ReadAsync(SourceBlob batch, BatchEntry entry, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(entry);
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            var zipEntry = _byIndex[entry.Index];
-            if (zipEntry.Length > _maxEntryBytes)
-                throw new ImageInputException(ImageInputError.TooLarge, $"The entry is {zipEntry.Length:N0} bytes, over the limit of {_maxEntryBytes:N0} bytes (ImageLimits:MaxBytes).");
-            await using var stream = zipEntry.Open();
-            using var buffer = new MemoryStream((int)Math.Min(zipEntry.Length, _maxEntryBytes));
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-            {
-                if (buffer.Length + read > _maxEntryBytes)
-                    throw new ImageInputException(ImageInputError.TooLarge, $"The entry inflates past the limit of {_maxEntryBytes:N0} bytes (ImageLimits:MaxBytes).");
-                buffer.Write(chunk, 0, read);
-            }
+        long maxBytes = decoder.Limits.MaxBytes;
+        if (entry.Zip is { } zip)
+            return await ZipDirectory.ReadEntryAsync(Ranges(batch), batch.Size, zip, maxBytes, cancellationToken);
 
-            var bytes = buffer.ToArray();
-            if (bytes.AsSpan().StartsWith("PK\u0003\u0004"u8) || bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
-                throw new ImageInputException(ImageInputError.UnsupportedFormat, "The entry is itself an archive; nested archives are not processed.");
-            return bytes;
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new ImageInputException(ImageInputError.Undecodable, $"The entry cannot be extracted: {ex.Message}");
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    public void Dispose()
-    {
-        _archive.Dispose();
-        _gate.Dispose();
-    }
-
-    private static string? Check(ZipArchiveEntry entry, BatchOptions options)
-    {
-        var name = entry.FullName.Replace('\\', '/');
-        if (name.StartsWith('/') || name.Contains(':', StringComparison.Ordinal) || name.Split('/').Any(part => part == ".."))
-            return "The entry name points outside the archive (path traversal); it is not processed.";
-        if (ArchiveExtensions.Contains(Path.GetExtension(name)))
-            return "The entry is itself an archive; nested archives are not processed.";
-        if (entry.CompressedLength > 0 && (double)entry.Length / entry.CompressedLength > options.MaxCompressionRatio)
-            return $"The entry compresses {entry.Length / (double)entry.CompressedLength:F0} to 1, over the limit of {options.MaxCompressionRatio:F0} (Batch:MaxCompressionRatio).";
-        return null;
-    }
-}
-
-/// <summary>A JSON manifest naming blobs in the images container: <c>{"images": ["a.jpg", "folder/b.png"]}</c>.</summary>
-public sealed class ManifestBatchSource : IBatchSource
-{
-    private readonly BlobStorage _storage;
-    private readonly long _maxBytes;
-
-    public ManifestBatchSource(byte[] manifest, BlobStorage storage, BatchOptions options, long maxBytes)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        _storage = storage;
-        _maxBytes = maxBytes;
-        BatchManifest? parsed;
-        try
-        {
-            parsed = JsonSerializer.Deserialize<BatchManifest>(manifest, ApiJson.Options);
-        }
-        catch (JsonException ex)
-        {
-            throw new BatchRejectedException($"The manifest is not valid JSON: {ex.Message}");
-        }
-
-        if (parsed?.Images is not { Count: > 0 } images)
-            throw new BatchRejectedException("The manifest needs \"images\": a list of blob names in the images container.");
-        if (images.Count > options.MaxArchiveEntries)
-            throw new BatchRejectedException($"The manifest lists {images.Count:N0} images, over the limit of {options.MaxArchiveEntries:N0} (Batch:MaxArchiveEntries).");
-        Entries = images.Select((name, i) => new BatchEntry(i, name, string.IsNullOrWhiteSpace(name) ? "The manifest entry is empty." : null)).ToList();
-    }
-
-    public IReadOnlyList<BatchEntry> Entries { get; }
-
-    public async Task<byte[]> ReadAsync(BatchEntry entry, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(entry);
-        var blob = _storage.Images.GetBlobClient(entry.Name);
+        var blob = storage.Images.GetBlobClient(entry.Name);
         try
         {
             var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
-            if (properties.Value.ContentLength > _maxBytes)
-                throw new ImageInputException(ImageInputError.TooLarge, $"The blob is {properties.Value.ContentLength:N0} bytes, over the limit of {_maxBytes:N0} bytes (ImageLimits:MaxBytes).");
-            return (await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToArray();
+            if (properties.Value.ContentLength > maxBytes)
+                throw new ImageInputException(ImageInputError.TooLarge, $"The blob is {properties.Value.ContentLength:N0} bytes, over the limit of {maxBytes:N0} bytes (ImageLimits:MaxBytes).");
+            return (await blob.DownloadContentAsync(new BlobDownloadOptions { Conditions = new BlobRequestConditions { IfMatch = properties.Value.ETag } }, cancellationToken)).Value.Content.ToArray();
         }
-        catch (Azure.RequestFailedException ex) when (ex.Status == 404)
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
         {
             throw new ImageInputException(ImageInputError.Empty, $"The blob '{entry.Name}' does not exist in the images container.");
         }
     }
 
-    public void Dispose()
+    private async Task<IReadOnlyList<BatchEntry>> IndexArchiveAsync(SourceBlob batch, CancellationToken cancellationToken)
     {
+        var files = await ZipDirectory.ReadAsync(Ranges(batch), batch.Size, (long)_options.MaxArchiveEntries * BatchOptions.DirectoryBytesPerEntry, cancellationToken);
+        if (files.Count > _options.MaxArchiveEntries)
+            throw new BatchRejectedException($"The archive holds {files.Count:N0} entries, over the limit of {_options.MaxArchiveEntries:N0} (Batch:MaxArchiveEntries).");
+        long declared = files.Sum(e => e.Size);
+        if (declared > _options.MaxArchiveUncompressedBytes)
+            throw new BatchRejectedException($"The archive holds {declared:N0} bytes uncompressed, over the limit of {_options.MaxArchiveUncompressedBytes:N0} (Batch:MaxArchiveUncompressedBytes).");
+        return files.Select((file, i) => Check(i, file)).ToList();
     }
 
-    private sealed class BatchManifest
+    private BatchEntry Check(int index, ZipEntryLocation file)
     {
-        public List<string>? Images { get; set; }
+        if (file.Name.Length > 1024)
+            return new BatchEntry(index, file.Name[..1024], "rejected", "The entry name is longer than 1,024 characters; it is not processed.");
+        var name = file.Name.Replace('\\', '/');
+        if (name.StartsWith('/') || name.Contains(':', StringComparison.Ordinal) || name.Split('/').Any(part => part == ".."))
+            return new BatchEntry(index, file.Name, "rejected", "The entry name points outside the archive (path traversal); it is not processed.");
+        if (ArchiveExtensions.Contains(Path.GetExtension(name)))
+            return new BatchEntry(index, file.Name, "rejected", "The entry is itself an archive; nested archives are not processed.");
+        if (file.CompressedSize > 0 && (double)file.Size / file.CompressedSize > _options.MaxCompressionRatio)
+            return new BatchEntry(index, file.Name, "rejected", $"The entry compresses {file.Size / (double)file.CompressedSize:F0} to 1, over the limit of {_options.MaxCompressionRatio:F0} (Batch:MaxCompressionRatio).");
+        return new BatchEntry(index, file.Name, Zip: file);
+    }
+
+    private async Task<IReadOnlyList<BatchEntry>> IndexManifestAsync(SourceBlob batch, CancellationToken cancellationToken)
+    {
+        if (batch.Size > _options.MaxManifestBytes)
+            throw new BatchRejectedException($"The manifest is {batch.Size:N0} bytes, over the limit of {_options.MaxManifestBytes:N0} (Batch:MaxManifestBytes).");
+        var content = await Ranges(batch)(0, (int)batch.Size, cancellationToken);
+        ManifestBody? parsed;
+        try
+        {
+            parsed = JsonSerializer.Deserialize<ManifestBody>(content, ApiJson.Options);
+        }
+        catch (JsonException)
+        {
+            throw new BatchRejectedException("The manifest is not valid JSON: it should be {\"images\": [\"a.jpg\", \"folder/b.png\"]}.");
+        }
+
+        if (parsed?.Images is not { Count: > 0 } images)
+            throw new BatchRejectedException("The manifest needs \"images\": a list of blob names in the images container.");
+        if (images.Count > _options.MaxArchiveEntries)
+            throw new BatchRejectedException($"The manifest lists {images.Count:N0} images, over the limit of {_options.MaxArchiveEntries:N0} (Batch:MaxArchiveEntries).");
+        return images.Select((name, i) => string.IsNullOrWhiteSpace(name)
+            ? new BatchEntry(i, name ?? string.Empty, "rejected", "The manifest entry is empty.")
+            : name.Length > 1024 ? new BatchEntry(i, name[..1024], "rejected", "The manifest entry is longer than a blob name can be (1,024 characters).")
+            : new BatchEntry(i, name)).ToList();
+    }
+
+    /// <summary>Ranged reads of the batch upload; a changed or deleted upload ends the job's reads.</summary>
+    private ReadRange Ranges(SourceBlob batch)
+    {
+        var blob = storage.Batches.GetBlobClient(batch.Name);
+        var conditions = new BlobRequestConditions { IfMatch = batch.AsETag() };
+        return async (offset, length, ct) =>
+        {
+            if (length == 0)
+                return [];
+            try
+            {
+                return (await blob.DownloadContentAsync(new BlobDownloadOptions { Range = new HttpRange(offset, length), Conditions = conditions }, ct)).Value.Content.ToArray();
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                throw new BatchSupersededException();
+            }
+        };
+    }
+
+    private sealed class ManifestBody
+    {
+        public List<string?>? Images { get; set; }
     }
 }

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using FunctionApp.Api;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
@@ -14,10 +14,10 @@ using Microsoft.Extensions.Options;
 namespace FunctionApp.Batch;
 
 /// <summary>
-/// Handles one blob dropped into <c>images/</c>: classify it, write the preprocessed image and
-/// <c>predictions/{name}.json</c>; or, if the image cannot be used, move it to <c>images-failed/{name}</c>
-/// beside <c>{name}.error.json</c>. Each output is one whole upload, and the prediction (written last)
-/// records the source ETag, so running twice for the same upload does nothing the second time.
+/// Handles one blob dropped into <c>images/</c>. Its outcome is one record, <c>predictions/{name}.json</c>: the
+/// prediction (with the preprocessed image and thumbnails beside it), or, when the image cannot be used, the reason,
+/// with the original moved to <c>images-failed/{name}</c>. A new upload under the same name replaces the outcome; a
+/// redelivered trigger for the same upload does nothing; a trigger for an upload already replaced writes nothing.
 /// </summary>
 public sealed partial class ImageBlobProcessor(
     BlobStorage storage,
@@ -27,148 +27,192 @@ public sealed partial class ImageBlobProcessor(
     IOptions<PreprocessingOutputOptions> outputOptions,
     ILogger<ImageBlobProcessor> logger)
 {
-    public const string SourceETagMetadata = "sourceetag";
     private readonly PreprocessingOutputOptions _outputs = outputOptions.Value;
 
     public static string PredictionName(string name) => name + ".json";
 
-    public static string ErrorName(string name) => name + ".error.json";
+    public static string ThumbnailName(int size, string name) => $"{size}/{name}";
 
+    /// <summary>Classifies the image and records its outcome. Failures that are not the image's fault throw, for the trigger to try again.</summary>
     public Task<BlobOutcome> ProcessAsync(string name, CancellationToken cancellationToken) =>
-        InferenceActivity.TraceBlobAsync("process image", StorageOptions.ImagesContainer, name, () => ProcessCoreAsync(name, cancellationToken));
+        InferenceActivity.TraceBlobAsync("process image", StorageOptions.ImagesContainer, name, () => ProcessCoreAsync(name, null, cancellationToken));
 
-    private async Task<BlobOutcome> ProcessCoreAsync(string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// The last word on an upload that failed every try: one more attempt, and if that fails too, a failure record
+    /// with its reason instead of another retry. Does nothing when <paramref name="etag"/> is no longer the upload in place.
+    /// </summary>
+    public Task<BlobOutcome> ConcludeAsync(string name, string etag, int tries, CancellationToken cancellationToken) =>
+        InferenceActivity.TraceBlobAsync("conclude image", StorageOptions.ImagesContainer, name, () => ProcessCoreAsync(name, (etag, tries), cancellationToken));
+
+    private async Task<BlobOutcome> ProcessCoreAsync(string name, (string ETag, int Tries)? conclude, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var source = storage.Images.GetBlobClient(name);
-        BlobProperties properties;
-        try
-        {
-            properties = (await source.GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
+        var input = storage.Images.GetBlobClient(name);
+        var record = storage.Predictions.GetBlobClient(PredictionName(name));
+        var properties = await BlobWrites.PropertiesAsync(input, cancellationToken);
+        if (properties is null || (conclude is { } c && SourceBlob.Plain(properties.ETag) != c.ETag))
         {
             LogMissing(name);
             return BlobOutcome.Missing;
         }
 
-        var etag = properties.ETag.ToString().Trim('"');
-        var origin = new SourceBlob(StorageOptions.ImagesContainer, name, etag, properties.ContentLength);
-        if (await HasRecordAsync(storage.Predictions.GetBlobClient(PredictionName(name)), etag, cancellationToken))
+        var origin = new SourceBlob(StorageOptions.ImagesContainer, name, SourceBlob.Plain(properties.ETag), properties.ContentLength);
+        if (BlobWrites.SourceETagOf(await BlobWrites.PropertiesAsync(record, cancellationToken)) == origin.ETag)
         {
-            LogAlreadyProcessed(name, etag);
+            // This upload has its outcome; a failed one may still need its original removed from images/.
+            await RemoveFailedOriginalAsync(input, origin, cancellationToken);
+            LogAlreadyProcessed(name, origin.ETag);
             return BlobOutcome.AlreadyProcessed;
         }
 
-        if (properties.ContentLength > preprocessor.Decoder.Limits.MaxBytes)
+        try
         {
-            var tooLarge = new ImageInputException(ImageInputError.TooLarge, $"The image is {properties.ContentLength:N0} bytes, over the limit of {preprocessor.Decoder.Limits.MaxBytes:N0} bytes (ImageLimits:MaxBytes).");
-            return await FailAsync(origin, properties.ETag, tooLarge, cancellationToken);
+            return await ClassifyAsync(input, record, origin, cancellationToken);
         }
+        catch (ImageInputException ex)
+        {
+            return await FailAsync(input, record, origin, FailureReasons.Kind(ex.Error), ex.Message, cancellationToken);
+        }
+        catch (Exception ex) when (conclude is { } last && ex is not OperationCanceledException)
+        {
+            return await FailAsync(input, record, origin, FailureReasons.ProcessingKind, FailureReasons.AfterRetries(ex, last.Tries), cancellationToken);
+        }
+    }
+
+    private async Task<BlobOutcome> ClassifyAsync(BlobClient input, BlobClient record, SourceBlob origin, CancellationToken cancellationToken)
+    {
+        var name = origin.Name;
+        if (origin.Size > preprocessor.Decoder.Limits.MaxBytes)
+            throw new ImageInputException(ImageInputError.TooLarge, $"The image is {origin.Size:N0} bytes, over the limit of {preprocessor.Decoder.Limits.MaxBytes:N0} bytes (ImageLimits:MaxBytes).");
 
         BinaryData content;
         try
         {
-            content = (await source.DownloadContentAsync(new BlobDownloadOptions { Conditions = new BlobRequestConditions { IfMatch = properties.ETag } }, cancellationToken)).Value.Content;
+            content = (await input.DownloadContentAsync(new BlobDownloadOptions { Conditions = new BlobRequestConditions { IfMatch = origin.AsETag() } }, cancellationToken)).Value.Content;
         }
         catch (RequestFailedException ex) when (ex.Status is 404 or 412)
         {
-            // Deleted or replaced since we looked: the newer upload has its own trigger.
             LogMissing(name);
             return BlobOutcome.Missing;
         }
 
         var entry = catalog.Resolve();
-        PredictionResult result;
-        try
-        {
-            result = await classifier.ClassifyAsync(new NamedImage(name, content.ToMemory()), entry, cancellationToken: cancellationToken);
-        }
-        catch (ImageInputException ex)
-        {
-            return await FailAsync(origin, properties.ETag, ex, cancellationToken);
-        }
+        var result = await classifier.ClassifyAsync(new NamedImage(name, content.ToMemory()), entry, cancellationToken: cancellationToken);
 
+        var outputs = new List<BlobClient>();
         string? preprocessedName = null;
         if (_outputs.WritePreprocessed)
         {
             var spec = (await classifier.GetPackageAsync(entry, cancellationToken)).Manifest.Preprocessing;
+            byte[] png;
             using (var rendered = preprocessor.Render(content.ToMemory().Span, spec))
-                await UploadAsync(storage.Preprocessed.GetBlobClient(name), ImagePreprocessor.EncodePng(rendered), "image/png", null, cancellationToken);
+                png = ImagePreprocessor.EncodePng(rendered);
+            var preprocessed = storage.Preprocessed.GetBlobClient(name);
+            await BlobWrites.UploadAsync(preprocessed, new BinaryData(png), "image/png", origin.ETag, cancellationToken);
+            outputs.Add(preprocessed);
             preprocessedName = $"{StorageOptions.PreprocessedContainer}/{name}";
         }
 
         foreach (var size in _outputs.Thumbnails)
-            await UploadAsync(storage.Preprocessed.GetBlobClient($"thumbnails/{size}/{name}"), preprocessor.Thumbnail(content.ToMemory().Span, size), "image/png", null, cancellationToken);
-
-        var image = result.Images[0];
-        var record = new BlobPrediction(name, result.Model, result.Version, image.Top!, image.Timings, origin, preprocessedName);
-        await UploadAsync(storage.Predictions.GetBlobClient(PredictionName(name)), JsonSerializer.SerializeToUtf8Bytes(record, ApiJson.Options), "application/json", etag, cancellationToken);
-        LogProcessed(name, result.Model, result.Version, image.Top![0].Label);
-        return BlobOutcome.Processed;
-    }
-
-    /// <summary>Copies the original to the failure container, records why, and only then removes it from <c>images/</c>.</summary>
-    private async Task<BlobOutcome> FailAsync(SourceBlob origin, ETag etag, ImageInputException error, CancellationToken cancellationToken)
-    {
-        var name = origin.Name;
-        var failed = storage.Failed.GetBlobClient(name);
-        var source = storage.Images.GetBlobClient(name);
-        var errorRecord = storage.Failed.GetBlobClient(ErrorName(name));
-        if (!await HasRecordAsync(errorRecord, origin.ETag, cancellationToken))
         {
-            try
-            {
-                var copy = await failed.StartCopyFromUriAsync(source.Uri, new BlobCopyFromUriOptions { SourceConditions = new BlobRequestConditions { IfMatch = etag } }, cancellationToken);
-                await copy.WaitForCompletionAsync(cancellationToken);
-            }
-            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
-            {
-                LogMissing(name);
-                return BlobOutcome.Missing;
-            }
-
-            var record = new BlobFailure(name, error.Error, error.Message, origin, $"{StorageOptions.FailedContainer}/{name}");
-            await UploadAsync(errorRecord, JsonSerializer.SerializeToUtf8Bytes(record, ApiJson.Options), "application/json", origin.ETag, cancellationToken);
+            var thumbnail = storage.Thumbnails.GetBlobClient(ThumbnailName(size, name));
+            await BlobWrites.UploadAsync(thumbnail, new BinaryData(preprocessor.Thumbnail(content.ToMemory().Span, size)), "image/png", origin.ETag, cancellationToken);
+            outputs.Add(thumbnail);
         }
 
+        var image = result.Images[0];
+        var prediction = new BlobPrediction(name, BlobOutcomeStatus.Ok, result.Model, result.Version, image.Top!, image.Timings, origin, preprocessedName);
+        var written = await BlobWrites.WriteOutcomeAsync(record, input, origin, new BinaryData(JsonSerializer.SerializeToUtf8Bytes(prediction, ApiJson.Options)), "application/json", cancellationToken);
+        switch (written)
+        {
+            case OutcomeWrite.Written:
+                // The image's earlier failure, if it had one, is no longer its outcome.
+                await BlobWrites.DeleteStaleAsync(storage.Failed.GetBlobClient(name), input, origin.ETag, cancellationToken);
+                LogProcessed(name, result.Model, result.Version, image.Top![0].Label);
+                return BlobOutcome.Processed;
+            case OutcomeWrite.AlreadyWritten:
+                LogAlreadyProcessed(name, origin.ETag);
+                return BlobOutcome.AlreadyProcessed;
+            default:
+                foreach (var output in outputs)
+                    await BlobWrites.DeleteIfFromAsync(output, origin.ETag, cancellationToken);
+                LogMissing(name);
+                return BlobOutcome.Missing;
+        }
+    }
+
+    /// <summary>Keeps the original in the failure container, records why, and only then removes it from <c>images/</c>.</summary>
+    private async Task<BlobOutcome> FailAsync(BlobClient input, BlobClient record, SourceBlob origin, string kind, string reason, CancellationToken cancellationToken)
+    {
+        var name = origin.Name;
+        var kept = storage.Failed.GetBlobClient(name);
         try
         {
-            await source.DeleteIfExistsAsync(conditions: new BlobRequestConditions { IfMatch = etag }, cancellationToken: cancellationToken);
+            await CopyOriginalAsync(input, kept, origin, kind, reason, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            LogMissing(name);
+            return BlobOutcome.Missing;
+        }
+
+        var failure = new BlobFailure(name, BlobOutcomeStatus.Failed, kind, reason, origin, $"{StorageOptions.FailedContainer}/{name}");
+        var written = await BlobWrites.WriteOutcomeAsync(record, input, origin, new BinaryData(JsonSerializer.SerializeToUtf8Bytes(failure, ApiJson.Options)), "application/json", cancellationToken);
+        if (written == OutcomeWrite.Superseded)
+        {
+            await BlobWrites.DeleteIfFromAsync(kept, origin.ETag, cancellationToken);
+            LogMissing(name);
+            return BlobOutcome.Missing;
+        }
+
+        // The image's earlier prediction, if it had one, is no longer its outcome.
+        await BlobWrites.DeleteStaleAsync(storage.Preprocessed.GetBlobClient(name), input, origin.ETag, cancellationToken);
+        foreach (var size in _outputs.Thumbnails)
+            await BlobWrites.DeleteStaleAsync(storage.Thumbnails.GetBlobClient(ThumbnailName(size, name)), input, origin.ETag, cancellationToken);
+        await RemoveFailedOriginalAsync(input, origin, cancellationToken);
+        LogFailed(name, kind, reason);
+        return BlobOutcome.Failed;
+    }
+
+    /// <summary>Streams the upload into the failure container (any size, any credential), with the reason in its metadata.</summary>
+    private static async Task CopyOriginalAsync(BlobClient input, BlobClient kept, SourceBlob origin, string kind, string reason, CancellationToken cancellationToken)
+    {
+        await using var source = await input.OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { Conditions = new BlobRequestConditions { IfMatch = origin.AsETag() } }, cancellationToken);
+        var options = new BlobUploadOptions
+        {
+            Metadata = new Dictionary<string, string>
+            {
+                [BlobWrites.SourceETagMetadata] = origin.ETag,
+                ["errorkind"] = kind,
+                ["error"] = BlobWrites.MetadataText(reason),
+            },
+        };
+        try
+        {
+            await kept.UploadAsync(source, options, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.ErrorCode == BlobErrorCode.ContainerNotFound)
+        {
+            await kept.GetParentBlobContainerClient().CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            source.Position = 0;
+            await kept.UploadAsync(source, options, cancellationToken);
+        }
+    }
+
+    /// <summary>Removes a failed upload from <c>images/</c> once its record is written, unless it was replaced meanwhile.</summary>
+    private async Task RemoveFailedOriginalAsync(BlobClient input, SourceBlob origin, CancellationToken cancellationToken)
+    {
+        if (BlobWrites.SourceETagOf(await BlobWrites.PropertiesAsync(storage.Failed.GetBlobClient(origin.Name), cancellationToken)) != origin.ETag)
+            return;
+        try
+        {
+            await input.DeleteIfExistsAsync(conditions: new BlobRequestConditions { IfMatch = origin.AsETag() }, cancellationToken: cancellationToken);
         }
         catch (RequestFailedException ex) when (ex.Status == 412)
         {
             // A newer upload replaced it: that one is processed on its own.
         }
-
-        LogFailed(name, error.Error, error.Message);
-        return BlobOutcome.Failed;
     }
-
-    private static async Task<bool> HasRecordAsync(BlobClient record, string etag, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var properties = await record.GetPropertiesAsync(cancellationToken: cancellationToken);
-            return properties.Value.Metadata.TryGetValue(SourceETagMetadata, out var recorded) && recorded == etag;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>One Put Blob: the blob appears whole or not at all.</summary>
-    internal static Task UploadAsync(BlobClient blob, byte[] content, string contentType, string? sourceETag, CancellationToken cancellationToken) =>
-        blob.UploadAsync(
-            new BinaryData(content),
-            new BlobUploadOptions
-            {
-                HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
-                Metadata = sourceETag is null ? null : new Dictionary<string, string> { [SourceETagMetadata] = sourceETag },
-                TransferOptions = new Azure.Storage.StorageTransferOptions { InitialTransferSize = 256L * 1024 * 1024, MaximumTransferSize = 256L * 1024 * 1024 },
-            },
-            cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Classified blob {Name} with {Model} version {Version}: {Label}")]
     private partial void LogProcessed(string name, string model, string version, string label);
@@ -176,9 +220,9 @@ public sealed partial class ImageBlobProcessor(
     [LoggerMessage(Level = LogLevel.Information, Message = "Blob {Name} (ETag {ETag}) was already processed")]
     private partial void LogAlreadyProcessed(string name, string etag);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Blob {Name} could not be classified ({ErrorKind}): {Reason}; moved to the failure container")]
-    private partial void LogFailed(string name, ImageInputError errorKind, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Blob {Name} could not be classified ({ErrorKind}): {Reason}; its original is kept in the failure container")]
+    private partial void LogFailed(string name, string errorKind, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Blob {Name} no longer exists or changed; nothing to do")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Blob {Name} no longer exists or was replaced; nothing to do for this upload")]
     private partial void LogMissing(string name);
 }

@@ -32,14 +32,14 @@ public static class SelfHostedServer
         builder.Services.AddInference();
         builder.Services.AddHttpApi();
         builder.Services.AddBlobProcessing();
-        builder.Services.AddSingleton<BlobWatcher>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<BlobWatcher>());
-        builder.Services.AddSingleton<Decomposition.ChainWorker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Decomposition.ChainWorker>());
         builder.Services.AddSingleton<ApiKeyFilter>();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBytes + (1024 * 1024));
         configure?.Invoke(builder);
+
+        // After the caller's configuration, which may add the storage connection.
+        if (TriggerEngine.IsWanted(builder.Configuration))
+            TriggerEngine.Add(builder.Services, builder.Configuration, builder.Logging);
 
         // After the caller's configuration: which exporters run depends on the settings.
         builder.Services.AddInferenceTelemetry(builder.Configuration)

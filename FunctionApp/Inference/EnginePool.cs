@@ -17,7 +17,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private readonly Func<InferencePipeline> _load;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _loadLock = new(1, 1);
-    private readonly SemaphoreSlim _slots;
+    private readonly PrioritySlots _slots;
     private readonly ConcurrentBag<PredictionEngine<TensorInput, ScoresOutput>> _idle = [];
     private readonly int _maxEngines;
     private readonly BatchScoring _batchScoring;
@@ -42,7 +42,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         _maxEngines = options.MaxEngines;
         _batchScoring = options.BatchScoring;
         _metrics = metrics;
-        _slots = new SemaphoreSlim(_maxEngines, _maxEngines);
+        _slots = new PrioritySlots(_maxEngines);
     }
 
     public string Model { get; }
@@ -114,11 +114,15 @@ public sealed partial class EnginePool : IAsyncDisposable
         }
     }
 
-    /// <summary>Scores one preprocessed tensor on a pooled engine; waits while every engine is busy.</summary>
-    public async ValueTask<float[]> ScoreAsync(float[] tensor, CancellationToken cancellationToken = default)
+    /// <summary>Scores one preprocessed tensor on a pooled engine; waits while every engine is busy (bulk callers behind interactive ones).</summary>
+    public ValueTask<float[]> ScoreAsync(float[] tensor, CancellationToken cancellationToken = default) =>
+        ScoreAsync(tensor, InferencePriority.Interactive, cancellationToken);
+
+    /// <inheritdoc cref="ScoreAsync(float[], CancellationToken)"/>
+    public async ValueTask<float[]> ScoreAsync(float[] tensor, InferencePriority priority, CancellationToken cancellationToken = default)
     {
         var pipeline = await GetPipelineAsync(cancellationToken);
-        await _slots.WaitAsync(cancellationToken);
+        await _slots.WaitAsync(priority, cancellationToken);
         PredictionEngine<TensorInput, ScoresOutput>? engine = null;
         try
         {
@@ -164,22 +168,26 @@ public sealed partial class EnginePool : IAsyncDisposable
     /// batch is either single runs spread over the pooled engines (the default: measured faster on 2 cores)
     /// or, with <see cref="BatchScoring.DataView"/>, one ML.NET IDataView through the transformer.
     /// </summary>
-    public async ValueTask<IReadOnlyList<float[]>> ScoreBatchAsync(IReadOnlyList<float[]> tensors, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<float[]>> ScoreBatchAsync(IReadOnlyList<float[]> tensors, CancellationToken cancellationToken = default) =>
+        ScoreBatchAsync(tensors, InferencePriority.Interactive, cancellationToken);
+
+    /// <inheritdoc cref="ScoreBatchAsync(IReadOnlyList{float[]}, CancellationToken)"/>
+    public async ValueTask<IReadOnlyList<float[]>> ScoreBatchAsync(IReadOnlyList<float[]> tensors, InferencePriority priority, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         if (tensors.Count == 1)
-            return [await ScoreAsync(tensors[0], cancellationToken)];
+            return [await ScoreAsync(tensors[0], priority, cancellationToken)];
 
         if (_batchScoring == BatchScoring.ParallelEngines)
         {
             var results = new float[tensors.Count][];
             var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Math.Min(_maxEngines, Environment.ProcessorCount) };
-            await Parallel.ForAsync(0, tensors.Count, parallel, async (i, ct) => results[i] = await ScoreAsync(tensors[i], ct));
+            await Parallel.ForAsync(0, tensors.Count, parallel, async (i, ct) => results[i] = await ScoreAsync(tensors[i], priority, ct));
             return results;
         }
 
         var pipeline = await GetPipelineAsync(cancellationToken);
-        await _slots.WaitAsync(cancellationToken);
+        await _slots.WaitAsync(priority, cancellationToken);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -228,7 +236,7 @@ public sealed partial class EnginePool : IAsyncDisposable
 
         // Holding every slot means no engine is in use.
         for (int i = 0; i < _maxEngines; i++)
-            await _slots.WaitAsync();
+            await _slots.WaitAsync(InferencePriority.Interactive);
 
         while (_idle.TryTake(out var engine))
             engine.Dispose();

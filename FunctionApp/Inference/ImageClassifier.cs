@@ -102,15 +102,19 @@ public sealed partial class ImageClassifier(
     }
 
     /// <summary>Class probabilities for many images, one batch through the pipeline; per-image errors are kept.</summary>
-    public async Task<ScoredImages> ScoreImagesAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, CancellationToken cancellationToken = default)
+    public Task<ScoredImages> ScoreImagesAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, CancellationToken cancellationToken = default) =>
+        ScoreImagesAsync(images, entry, InferencePriority.Interactive, cancellationToken);
+
+    /// <inheritdoc cref="ScoreImagesAsync(IReadOnlyList{NamedImage}, ModelEntry, CancellationToken)"/>
+    public async Task<ScoredImages> ScoreImagesAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, InferencePriority priority, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count > _options.MaxBatchImages)
             throw new ArgumentException($"{images.Count} images is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(images));
-        return await WithPoolAsync(entry, pool => ScoreImagesOnAsync(pool, images, cancellationToken));
+        return await WithPoolAsync(entry, pool => ScoreImagesOnAsync(pool, images, priority, cancellationToken));
     }
 
-    private async Task<ScoredImages> ScoreImagesOnAsync(EnginePool pool, IReadOnlyList<NamedImage> images, CancellationToken cancellationToken)
+    private async Task<ScoredImages> ScoreImagesOnAsync(EnginePool pool, IReadOnlyList<NamedImage> images, InferencePriority priority, CancellationToken cancellationToken)
     {
         using var activity = InferenceActivity.Classify(pool.Model, pool.Version, images.Count);
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
@@ -139,7 +143,7 @@ public sealed partial class ImageClassifier(
         if (valid.Length < images.Count)
             metrics.Failed(pool.Model, pool.Version, InferenceMetrics.Errors.InvalidImage, images.Count - valid.Length);
         long start = Stopwatch.GetTimestamp();
-        var scores = valid.Length == 0 ? [] : await pool.ScoreBatchAsync(valid.Select(i => tensors[i]!).ToArray(), cancellationToken);
+        var scores = valid.Length == 0 ? [] : await pool.ScoreBatchAsync(valid.Select(i => tensors[i]!).ToArray(), priority, cancellationToken);
         double perImageMs = valid.Length == 0 ? 0 : Stopwatch.GetElapsedTime(start).TotalMilliseconds / valid.Length;
 
         var results = new ScoredImage[images.Count];

@@ -1,3 +1,4 @@
+using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
@@ -7,76 +8,95 @@ using Microsoft.Extensions.Options;
 namespace FunctionApp.Storage;
 
 /// <summary>
-/// The storage account the blob flow reads and writes, from the same connection setting the blob
-/// triggers use, so the Functions host and <c>serve</c> always agree on the account.
+/// The storage account of the blob and queue flows, from the same connection setting the triggers use, so the
+/// Functions host and <c>serve</c> always agree on the account. Two sets of clients: background work (triggers,
+/// sweeps) rides out an outage of a minute or two with patient retries, so work in flight finishes instead of
+/// failing its tries; a request that a caller waits for (<see cref="Interactive"/>) gives up within seconds.
 /// </summary>
 public sealed class BlobStorage
 {
-    private readonly Lazy<BlobServiceClient?> _service;
-    private readonly Lazy<QueueServiceClient?> _queues;
+    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)?> _background;
+    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)?> _interactive;
 
     public BlobStorage(IConfiguration configuration, IOptions<StorageOptions> options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
-        _service = new Lazy<BlobServiceClient?>(() => Create(configuration, Options.Connection));
-        _queues = new Lazy<QueueServiceClient?>(() => CreateQueues(configuration, Options.Connection));
+        _background = new(() => Create(configuration, Options.Connection, Patient));
+        _interactive = new(() => Create(configuration, Options.Connection, Brief));
     }
 
-    /// <summary>Queues of the same account; messages are base64, as the Functions queue trigger expects.</summary>
-    public QueueServiceClient Queues => _queues.Value
-        ?? throw new InvalidOperationException($"No storage connection is configured: set '{Options.Connection}' (a connection string) or '{Options.Connection}__queueServiceUri'.");
+    /// <summary>Retries that outlast an outage of about two minutes (connection refused is retried at once, then every 5 s).</summary>
+    public static void Patient(RetryOptions retry)
+    {
+        ArgumentNullException.ThrowIfNull(retry);
+        retry.Mode = RetryMode.Exponential;
+        retry.MaxRetries = 30;
+        retry.Delay = TimeSpan.FromMilliseconds(200);
+        retry.MaxDelay = TimeSpan.FromSeconds(5);
+        retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+    }
 
-    public BlobContainerClient Chains => Service.GetBlobContainerClient(StorageOptions.ChainsContainer);
+    /// <summary>One quick retry: a caller who waits learns within a few seconds that storage is unreachable.</summary>
+    public static void Brief(RetryOptions retry)
+    {
+        ArgumentNullException.ThrowIfNull(retry);
+        retry.Mode = RetryMode.Fixed;
+        retry.MaxRetries = 1;
+        retry.Delay = TimeSpan.FromMilliseconds(200);
+        retry.NetworkTimeout = TimeSpan.FromSeconds(2);
+    }
 
     public StorageOptions Options { get; }
 
     /// <summary>Whether a connection is configured at all.</summary>
-    public bool IsConfigured => _service.Value is not null;
+    public bool IsConfigured => _background.Value is not null;
 
-    public BlobServiceClient Service => _service.Value
-        ?? throw new InvalidOperationException($"No storage connection is configured: set '{Options.Connection}' (a connection string) or '{Options.Connection}__blobServiceUri'.");
+    public BlobServiceClient Service => (_background.Value ?? throw NotConfigured()).Blobs;
 
-    public BlobContainerClient Images => Service.GetBlobContainerClient(StorageOptions.ImagesContainer);
-    public BlobContainerClient Predictions => Service.GetBlobContainerClient(StorageOptions.PredictionsContainer);
-    public BlobContainerClient Preprocessed => Service.GetBlobContainerClient(StorageOptions.PreprocessedContainer);
-    public BlobContainerClient Failed => Service.GetBlobContainerClient(StorageOptions.FailedContainer);
-    public BlobContainerClient Batches => Service.GetBlobContainerClient(StorageOptions.BatchesContainer);
+    /// <summary>Queues of the same account; messages are base64, as the queue triggers expect.</summary>
+    public QueueServiceClient Queues => (_background.Value ?? throw NotConfigured()).Queues;
 
-    /// <summary>Creates every container the flow uses (idempotent).</summary>
-    public async Task EnsureContainersAsync(CancellationToken cancellationToken)
+    /// <summary>The same account for work a caller waits for: short retries and timeouts.</summary>
+    public (BlobServiceClient Blobs, QueueServiceClient Queues) Interactive => _interactive.Value ?? throw NotConfigured();
+
+    public BlobContainerClient Container(string name) => Service.GetBlobContainerClient(name);
+
+    public BlobContainerClient Images => Container(StorageOptions.ImagesContainer);
+    public BlobContainerClient Predictions => Container(StorageOptions.PredictionsContainer);
+    public BlobContainerClient Preprocessed => Container(StorageOptions.PreprocessedContainer);
+    public BlobContainerClient Thumbnails => Container(StorageOptions.ThumbnailsContainer);
+    public BlobContainerClient Failed => Container(StorageOptions.FailedContainer);
+    public BlobContainerClient Batches => Container(StorageOptions.BatchesContainer);
+    public BlobContainerClient BatchResults => Container(StorageOptions.BatchResultsContainer);
+    public BlobContainerClient Chains => Container(StorageOptions.ChainsContainer);
+    public BlobContainerClient ChainImages => Container(StorageOptions.ChainImagesContainer);
+    public BlobContainerClient ChainResults => Container(StorageOptions.ChainResultsContainer);
+
+    public QueueClient Queue(string name) => Queues.GetQueueClient(name);
+
+    private InvalidOperationException NotConfigured() =>
+        new($"No storage connection is configured: set '{Options.Connection}' (a connection string) or '{Options.Connection}__blobServiceUri' and '{Options.Connection}__queueServiceUri'.");
+
+    private static (BlobServiceClient, QueueServiceClient)? Create(IConfiguration configuration, string name, Action<RetryOptions> retry)
     {
-        foreach (var container in new[] { Images, Predictions, Preprocessed, Failed, Batches })
-            await container.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-    }
+        var blobOptions = new BlobClientOptions();
+        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        retry(blobOptions.Retry);
+        retry(queueOptions.Retry);
 
-    private static QueueServiceClient? CreateQueues(IConfiguration configuration, string name)
-    {
-        var options = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
         var connectionString = configuration[name] ?? configuration.GetConnectionString(name);
         if (!string.IsNullOrWhiteSpace(connectionString))
-            return new QueueServiceClient(connectionString, options);
-        var section = configuration.GetSection(name);
-        if (section["queueServiceUri"] is not { Length: > 0 } uri)
-            return null;
-        var credential = section["clientId"] is { Length: > 0 } clientId
-            ? new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId })
-            : new DefaultAzureCredential();
-        return new QueueServiceClient(new Uri(uri), credential, options);
-    }
-
-    private static BlobServiceClient? Create(IConfiguration configuration, string name)
-    {
-        var connectionString = configuration[name] ?? configuration.GetConnectionString(name);
-        if (!string.IsNullOrWhiteSpace(connectionString))
-            return new BlobServiceClient(connectionString);
+            return (new BlobServiceClient(connectionString, blobOptions), new QueueServiceClient(connectionString, queueOptions));
 
         var section = configuration.GetSection(name);
-        var uri = section["blobServiceUri"] ?? section["serviceUri"];
-        if (string.IsNullOrWhiteSpace(uri))
+        var blobUri = section["blobServiceUri"] ?? section["serviceUri"];
+        if (string.IsNullOrWhiteSpace(blobUri))
             return null;
-        var credential = section["clientId"] is { Length: > 0 } clientId
+        var queueUri = section["queueServiceUri"] ?? blobUri.Replace(".blob.", ".queue.", StringComparison.OrdinalIgnoreCase);
+        TokenCredential credential = section["clientId"] is { Length: > 0 } clientId
             ? new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId })
             : new DefaultAzureCredential();
-        return new BlobServiceClient(new Uri(uri), credential);
+        return (new BlobServiceClient(new Uri(blobUri), credential, blobOptions), new QueueServiceClient(new Uri(queueUri), credential, queueOptions));
     }
 }

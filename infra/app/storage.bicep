@@ -11,16 +11,31 @@ param location string
 @description('Tags for the storage account.')
 param tags resourceInput<'Microsoft.Storage/storageAccounts@2026-06-01'>.tags
 
-// The app's containers: the constants in FunctionApp/Storage/StorageOptions.cs (the tests compare the two).
+// The app's containers: the constants in FunctionApp/Storage/StorageOptions.cs (the tests compare the two). The app
+// also creates them at start where its identity may; declaring them here means it never has to in Azure.
 var appContainerNames = [
   'images'
   'predictions'
   'preprocessed'
+  'thumbnails'
   'images-failed'
   'batches'
+  'batch-results'
   'models'
   'chains'
   'chain-images'
+  'chain-results'
+  'azure-webjobs-hosts'
+]
+
+// The app's queues: batch chunks and slice-chain steps, their poison queues, and the queue where the blob trigger
+// parks an upload that failed every try (the app reads all three poison queues and records the failures).
+var appQueueNames = [
+  'slice-steps'
+  'slice-steps-poison'
+  'batch-chunks'
+  'batch-chunks-poison'
+  'webjobs-blobtrigger-poison'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2026-06-01' = {
@@ -75,11 +90,12 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2026-06-0
   name: 'default'
 }
 
-// The queue a slice chain passes its steps through (StorageOptions.SliceStepsQueue).
-resource sliceStepsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-06-01' = {
-  parent: queueService
-  name: 'slice-steps'
-}
+resource appQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-06-01' = [
+  for queueName in appQueueNames: {
+    parent: queueService
+    name: queueName
+  }
+]
 
 output name string = storage.name
 output id string = storage.id
