@@ -36,7 +36,6 @@ public sealed class BlobModelRepositoryTests(BlobFlow flow) : IClassFixture<Blob
 
         tamperAfterSealing?.Invoke(dir);
         var container = flow.Storage.Service.GetBlobContainerClient("models");
-        await container.CreateIfNotExistsAsync();
         foreach (var file in Directory.GetFiles(dir))
             await container.GetBlobClient($"{model}/{version}/{Path.GetFileName(file)}").UploadAsync(file, overwrite: true);
         return dir;

@@ -49,14 +49,43 @@ public class FunctionsMetadataTests
         Assert.Equal(source, trigger.TryGetProperty("source", out var s) ? s.GetString() : null);
     }
 
-    [Fact]
-    public void Metadata_RunSliceStep_IsAQueueTriggerOnTheStepsQueue()
+    [Theory]
+    [InlineData("RunSliceStep", "slice-steps")]
+    [InlineData("ConcludeSliceStep", "slice-steps-poison")]
+    [InlineData("RunBatchChunk", "batch-chunks")]
+    [InlineData("ConcludeBatchChunk", "batch-chunks-poison")]
+    [InlineData("ConcludeBlob", "webjobs-blobtrigger-poison")]
+    public void Metadata_QueueTriggers_ReadTheirQueueThroughTheNamedConnection(string name, string queue)
     {
-        var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == "RunSliceStep"));
+        var trigger = Trigger(Functions.Single(f => f.GetProperty("name").GetString() == name));
 
         Assert.Equal("queueTrigger", trigger.GetProperty("type").GetString());
-        Assert.Equal("slice-steps", trigger.GetProperty("queueName").GetString());
+        Assert.Equal(queue, trigger.GetProperty("queueName").GetString());
         Assert.Equal("AzureWebJobsStorage", trigger.GetProperty("connection").GetString());
+    }
+
+    /// <summary>serve's triggers (on the WebJobs engine) are the function app's polling blob and queue triggers: same names, same paths.</summary>
+    [Fact]
+    public void ServeTriggers_AreTheFunctionAppsPollingBlobAndQueueTriggers()
+    {
+        static string Path(JsonElement trigger) => trigger.TryGetProperty("path", out var p) ? p.GetString()! : trigger.GetProperty("queueName").GetString()!;
+        var functions = Functions
+            .Where(f => Trigger(f).GetProperty("type").GetString() is "blobTrigger" or "queueTrigger" && !Trigger(f).TryGetProperty("source", out _))
+            .Select(f => $"{f.GetProperty("name").GetString()} {Path(Trigger(f))}")
+            .Order(StringComparer.Ordinal);
+        var serve = typeof(FunctionApp.Hosting.ServeTriggers).GetMethods()
+            .Select(m => (Name: m.GetCustomAttributes(typeof(Microsoft.Azure.WebJobs.FunctionNameAttribute), false).Cast<Microsoft.Azure.WebJobs.FunctionNameAttribute>().SingleOrDefault()?.Name, Method: m))
+            .Where(m => m.Name is not null)
+            .Select(m =>
+            {
+                var attributes = m.Method.GetParameters().SelectMany(p => p.GetCustomAttributes(false)).ToList();
+                var path = attributes.OfType<Microsoft.Azure.WebJobs.BlobTriggerAttribute>().SingleOrDefault()?.BlobPath
+                    ?? attributes.OfType<Microsoft.Azure.WebJobs.QueueTriggerAttribute>().Single().QueueName;
+                return $"{m.Name} {path}";
+            })
+            .Order(StringComparer.Ordinal);
+
+        Assert.Equal(functions, serve);
     }
 
     [Fact]
@@ -105,6 +134,18 @@ public class FunctionsMetadataTests
 
         Assert.Equal("2.0", host.RootElement.GetProperty("version").GetString());
         Assert.Equal(string.Empty, host.RootElement.GetProperty("extensions").GetProperty("http").GetProperty("routePrefix").GetString());
+    }
+
+    [Fact]
+    public void HostJson_TriggersTryFiveTimesAndPollQueuesEveryTwoSecondsAtMost()
+    {
+        using var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "host.json")));
+        var extensions = host.RootElement.GetProperty("extensions");
+
+        Assert.Equal(5, extensions.GetProperty("blobs").GetProperty("poisonBlobThreshold").GetInt32());
+        Assert.Equal(5, extensions.GetProperty("queues").GetProperty("maxDequeueCount").GetInt32());
+        Assert.Equal(FunctionApp.Batch.TriggerPoison.Tries, extensions.GetProperty("queues").GetProperty("maxDequeueCount").GetInt32());
+        Assert.True(TimeSpan.Parse(extensions.GetProperty("queues").GetProperty("maxPollingInterval").GetString()!, System.Globalization.CultureInfo.InvariantCulture) <= TimeSpan.FromSeconds(2));
     }
 
     [Fact]

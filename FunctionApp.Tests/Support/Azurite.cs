@@ -31,13 +31,26 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
         await StartAsync();
     }
 
-    /// <summary>Stops the emulator as an outage would; its data stays, and <see cref="StartAsync"/> brings it back on the same ports.</summary>
+    /// <summary>
+    /// Stops the emulator as an outage would; its data stays (it is asked to stop, so it saves what it holds), and
+    /// <see cref="StartAsync"/> brings it back on the same ports.
+    /// </summary>
     public async Task StopAsync()
     {
         if (_process is { HasExited: false })
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await term!.WaitForExitAsync();
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(patience.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
         }
 
         _process?.Dispose();
@@ -100,7 +113,7 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
         throw new FileNotFoundException("Azurite is not installed: run 'npm ci' in the repository root (./test.sh does).");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

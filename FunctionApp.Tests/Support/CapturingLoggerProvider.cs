@@ -24,7 +24,7 @@ public sealed class CapturingLoggerProvider(LogLevel minimum = LogLevel.Warning)
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (IsEnabled(logLevel))
-                owner.Entries.Enqueue((category, logLevel, formatter(state, exception)));
+                owner.Entries.Enqueue((category, logLevel, (formatter(state, exception) ?? string.Empty) + (exception is null ? string.Empty : " EXC " + exception.GetType() + ": " + exception.Message)));
         }
     }
 

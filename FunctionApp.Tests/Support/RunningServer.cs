@@ -30,7 +30,11 @@ public sealed class RunningServer : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             if (logs is not null)
+            {
+                // The capture keeps what its own minimum says, whatever the console shows.
                 builder.Logging.AddProvider(logs);
+                builder.Logging.AddFilter<CapturingLoggerProvider>(_ => true);
+            }
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -31,7 +31,7 @@ public sealed class ServeOnEmptyAccount : IAsyncDisposable
     public CapturingLoggerProvider Logs { get; } = new(LogLevel.Information);
 
     /// <summary>Settings a test may change before the server starts: the sweep is off unless asked for, so the engine alone is tried.</summary>
-    public static async Task<ServeOnEmptyAccount> StartAsync(Action<Dictionary<string, string?>>? change = null)
+    public static async Task<ServeOnEmptyAccount> StartAsync(Action<Dictionary<string, string?>>? change = null, bool waitForProvisioning = true)
     {
         var serve = new ServeOnEmptyAccount();
         await serve.Azurite.InitializeAsync();
@@ -41,7 +41,8 @@ public sealed class ServeOnEmptyAccount : IAsyncDisposable
         settings["Models:RefreshInterval"] = "00:00:00";
         change?.Invoke(settings);
         serve._server = await RunningServer.StartAsync(settings, serve.Logs);
-        await serve.Server.Services.GetRequiredService<StorageProvisioner>().Provisioned.WaitAsync(TimeSpan.FromSeconds(60));
+        if (waitForProvisioning)
+            await serve.Server.Services.GetRequiredService<StorageProvisioner>().Provisioned.WaitAsync(TimeSpan.FromSeconds(60));
         return serve;
     }
 

@@ -405,35 +405,48 @@ public sealed partial class BatchJobProcessor(
             return;
 
         var results = storage.BatchResults.GetBlockBlobClient(ResultsName(job));
-        var summary = storage.BatchResults.GetBlockBlobClient(SummaryName(job));
-        var jsonl = new BlockWriter(results);
-        var csv = new BlockWriter(summary);
-        csv.Append("index,entry,status,label,score,error\n");
-        for (int c = 0; c < record.Progress.Chunks; c++)
+        if (BlobWrites.SourceETagOf(await BlobWrites.PropertiesAsync(storage.BatchResults.GetBlobClient(ResultsName(job)), cancellationToken)) != etag)
         {
-            var part = await ReadPartAsync(job, c, etag, cancellationToken);
-            if (part is null)
-                return; // the job was replaced meanwhile
-            foreach (var line in part.Lines)
+            // Not combined yet (a completion that stopped after combining leaves the results, and may have removed parts).
+            var summary = storage.BatchResults.GetBlockBlobClient(SummaryName(job));
+            var jsonl = new BlockWriter(results);
+            var csv = new BlockWriter(summary);
+            csv.Append("index,entry,status,label,score,error\n");
+            for (int c = 0; c < record.Progress.Chunks; c++)
             {
-                jsonl.Append(JsonSerializer.Serialize(line, ApiJson.Options)).Append('\n');
-                var best = line.Top is { Count: > 0 } top ? top[0] : null;
-                csv.Append(string.Create(CultureInfo.InvariantCulture, $"{line.Index},{Csv(line.Entry)},{line.Status},{Csv(best?.Label)},{best?.Score.ToString("R", CultureInfo.InvariantCulture)},{Csv(line.Error)}\n"));
+                var part = await ReadPartAsync(job, c, etag, cancellationToken);
+                if (part is null)
+                    return; // the job was replaced meanwhile
+                foreach (var line in part.Lines)
+                {
+                    jsonl.Append(JsonSerializer.Serialize(line, ApiJson.Options)).Append('\n');
+                    var best = line.Top is { Count: > 0 } top ? top[0] : null;
+                    csv.Append(string.Create(CultureInfo.InvariantCulture, $"{line.Index},{Csv(line.Entry)},{line.Status},{Csv(best?.Label)},{best?.Score.ToString("R", CultureInfo.InvariantCulture)},{Csv(line.Error)}\n"));
+                }
+
+                await jsonl.FlushIfFullAsync(cancellationToken);
+                await csv.FlushIfFullAsync(cancellationToken);
             }
 
-            await jsonl.FlushIfFullAsync(cancellationToken);
-            await csv.FlushIfFullAsync(cancellationToken);
+            // The summary first: results carrying this upload's ETag mean both are complete.
+            await csv.CommitAsync("text/csv", etag, cancellationToken);
+            await jsonl.CommitAsync("application/x-ndjson", etag, cancellationToken);
         }
 
-        await jsonl.CommitAsync("application/x-ndjson", etag, cancellationToken);
-        await csv.CommitAsync("text/csv", etag, cancellationToken);
-
-        var now = time.GetUtcNow();
-        var finished = record with { Progress = record.Progress with { State = BatchJobState.Finished, Updated = now, Finished = now, ImagesPerSecond = Rate(record.Progress.Done, record.Progress.Started, now) } };
-        if (!await finished.TryReplaceAsync(blob, cancellationToken))
-            return; // another instance ended it: its results are these same bytes
+        // Parts go before the state says finished, so a finished job never has parts beside its results.
         for (int c = 0; c < record.Progress.Chunks; c++)
             await storage.BatchResults.DeleteBlobIfExistsAsync(PartName(job, c), cancellationToken: cancellationToken);
+
+        for (int race = 0; ; race++)
+        {
+            var now = time.GetUtcNow();
+            var finished = record with { Progress = record.Progress with { State = BatchJobState.Finished, Updated = now, Finished = now, ImagesPerSecond = Rate(record.Progress.Done, record.Progress.Started, now) } };
+            if (await finished.TryReplaceAsync(blob, cancellationToken))
+                break;
+            record = await JobRecord.ReadAsync(blob, cancellationToken);
+            if (race == MaxRaces || record is null || record.Progress.Source.ETag != etag || record.Progress.State != BatchJobState.Running)
+                return; // another instance ended it, or the job was replaced
+        }
         metrics.BatchEnded(BatchJobState.Finished);
         LogFinished(job, record.Progress.Done, record.Progress.Failed);
         Activity.Current?.SetTag("inference.images", record.Progress.Done);

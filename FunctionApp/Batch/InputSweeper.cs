@@ -28,7 +28,7 @@ public sealed partial class InputSweeper(
     ILogger<InputSweeper> logger) : BackgroundService
 {
     private const string LockName = "locks/image-inference/sweeper";
-    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(15);
     private readonly StorageOptions _options = options.Value;
 
     /// <summary>Images whose sweep attempt failed, with the attempts so far: tried again next sweep, concluded after <see cref="TriggerPoison.Tries"/>.</summary>
@@ -81,13 +81,38 @@ public sealed partial class InputSweeper(
             return;
         }
 
+        // A short lease, renewed while the sweep runs: an instance that dies hands the sweep on within seconds.
+        using var sweeping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewAsync(lease, sweeping.Token);
         try
         {
             await SweepAsync(cancellationToken);
         }
         finally
         {
+            await sweeping.CancelAsync();
+            await renewing;
             await lease.ReleaseAsync(cancellationToken: CancellationToken.None);
+        }
+    }
+
+    private async Task RenewAsync(BlobLeaseClient lease, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(LeaseDuration / 3, time, cancellationToken);
+                await lease.RenewAsync(cancellationToken: cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The sweep is over.
+        }
+        catch (RequestFailedException ex)
+        {
+            LogSweepFailed(ex.Message);
         }
     }
 

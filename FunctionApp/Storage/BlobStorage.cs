@@ -22,19 +22,21 @@ public sealed class BlobStorage
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
-        _background = new(() => Create(configuration, Options.Connection, Patient));
+        _background = new(() => Create(configuration, Options.Connection, retry => Patient(retry, Options.OutageTolerance)));
         _interactive = new(() => Create(configuration, Options.Connection, Brief));
     }
 
-    /// <summary>Retries that outlast an outage of about two minutes (connection refused is retried at once, then every 5 s).</summary>
-    public static void Patient(RetryOptions retry)
+    /// <summary>Retries that outlast an outage of <paramref name="tolerance"/>: quickly at first, then every 5 s at most.</summary>
+    public static void Patient(RetryOptions retry, TimeSpan tolerance)
     {
         ArgumentNullException.ThrowIfNull(retry);
         retry.Mode = RetryMode.Exponential;
-        retry.MaxRetries = 30;
         retry.Delay = TimeSpan.FromMilliseconds(200);
         retry.MaxDelay = TimeSpan.FromSeconds(5);
         retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+
+        // 0.2 + 0.4 + ... reaches the 5 s cap after about 6 s and 5 tries; every retry after that adds 5 s.
+        retry.MaxRetries = tolerance <= TimeSpan.FromSeconds(6) ? (int)Math.Clamp(Math.Log2(tolerance.TotalSeconds / 0.2 + 1), 1, 5) : 5 + (int)Math.Ceiling((tolerance.TotalSeconds - 6) / 5);
     }
 
     /// <summary>One quick retry: a caller who waits learns within a few seconds that storage is unreachable.</summary>

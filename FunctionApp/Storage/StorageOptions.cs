@@ -72,6 +72,13 @@ public sealed class StorageOptions
     public bool Watch { get; set; } = true;
 
     /// <summary>
+    /// How long storage may be unreachable while background work (triggers, sweeps) waits for it with retries, before
+    /// that work fails and is tried again by its trigger; <c>serve</c>'s triggers restart after a longer outage.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan OutageTolerance { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
     /// How often inputs without a current outcome, and jobs or chains that stopped moving, are looked for and taken
     /// up again (a trigger missed, an instance killed mid-work); zero turns it off.
     /// </summary>

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+
+namespace FunctionApp.Tests.Support;
+
+/// <summary>
+/// <c>serve</c> as its own process (the app's executable, as a user starts it), with settings in its environment:
+/// for tests that kill it the hard way and start it again.
+/// </summary>
+public sealed class ServeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ServeProcess(Process process, Uri address)
+    {
+        _process = process;
+        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public HttpClient Client { get; }
+
+    public static async Task<ServeProcess> StartAsync(IDictionary<string, string?> settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        int port = Azurite.FreePort();
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), "serve", "--urls", $"http://127.0.0.1:{port}"])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var (key, value) in settings)
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException("serve did not start.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var serve = new ServeProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        await Poll.UntilAsync(async () =>
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"serve exited with code {process.ExitCode}.");
+            try
+            {
+                using var live = await serve.Client.GetAsync("/api/health/live");
+                return live.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60), "serve to answer /api/health/live");
+        return serve;
+    }
+
+    /// <summary>SIGKILL: no shutdown, nothing flushed, messages in flight left invisible on their queue.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        Client.Dispose();
+        _process.Dispose();
+    }
+}
