@@ -54,6 +54,15 @@ public class BatchContractTests
             ["garbage.zip/progress.json", "job.json/progress.json", "job.json/results.jsonl", "job.json/summary.csv", "job.zip/progress.json", "job.zip/results.jsonl", "job.zip/summary.csv"],
             await ServeOnEmptyAccount.NamesAsync(serve.Storage.BatchResults));
         Assert.Equal(["one.png.json"], await ServeOnEmptyAccount.NamesAsync(serve.Storage.Predictions));
+
+        // The same progress over HTTP: 200 once ended, 404 for no such job, 400 without a job.
+        using var finished = await serve.Server.Client.GetAsync("/api/batches?job=job.zip");
+        using var unknown = await serve.Server.Client.GetAsync("/api/batches?job=nothing.zip");
+        using var unnamed = await serve.Server.Client.GetAsync("/api/batches");
+        Assert.Equal(System.Net.HttpStatusCode.OK, finished.StatusCode);
+        var body = JsonDocument.Parse(await finished.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal((again.GetProperty("source").GetProperty("eTag").GetString(), 5), (body.GetProperty("source").GetProperty("eTag").GetString(), body.GetProperty("done").GetInt32()));
+        Assert.Equal((System.Net.HttpStatusCode.NotFound, System.Net.HttpStatusCode.BadRequest), (unknown.StatusCode, unnamed.StatusCode));
     }
 
     [Fact]

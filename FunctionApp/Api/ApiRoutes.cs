@@ -19,6 +19,7 @@ public static class ApiRoutes
     public const string Model = "api/models/{name}";
     public const string Chains = "api/chains";
     public const string Chain = "api/chains/{id}";
+    public const string Batches = "api/batches";
     public const string HealthLive = "api/health/live";
     public const string HealthReady = "api/health/ready";
     public const string OpenApi = "api/openapi.json";
@@ -46,6 +47,7 @@ public static class ApiRoutes
         new("GetModel", "get", Model, Anonymous: false),
         new("StartChain", "post", Chains, Anonymous: false),
         new("GetChain", "get", Chain, Anonymous: false),
+        new("GetBatch", "get", Batches, Anonymous: false),
         new("HealthLive", "get", HealthLive, Anonymous: true),
         new("HealthReady", "get", HealthReady, Anonymous: true),
         new("OpenApi", "get", OpenApi, Anonymous: true),

@@ -17,6 +17,7 @@ public sealed partial class PredictionApi(
     ModelDescriptions models,
     ReadinessProbe readiness,
     Decomposition.SliceChain chain,
+    Batch.BatchJobProcessor batches,
     IOptions<ApiOptions> options,
     ILogger<PredictionApi> logger)
 {
@@ -61,6 +62,21 @@ public sealed partial class PredictionApi(
         var state = await chain.GetAsync(id, cancellationToken)
             ?? throw new ApiRequestException(StatusCodes.Status404NotFound, "Chain not found", $"No chain '{id}' exists.");
         return TypedResults.Json(state, ApiJson.Options, statusCode: state.Status == "running" ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
+    });
+
+    /// <summary>
+    /// <c>GET /api/batches?job=</c>: a batch job's progress (the job is the batch blob's name, such as <c>shoot.zip</c>):
+    /// 202 while it runs, 200 once finished or failed.
+    /// </summary>
+    public Task<IResult> GetBatchAsync(HttpRequest request, CancellationToken cancellationToken) => GuardAsync(async () =>
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var job = request.Query["job"].FirstOrDefault();
+        if (string.IsNullOrWhiteSpace(job))
+            throw ApiRequestException.BadRequest("Name the job: ?job= and the batch blob's name, such as shoot.zip.");
+        var progress = await batches.GetProgressAsync(job, cancellationToken)
+            ?? throw new ApiRequestException(StatusCodes.Status404NotFound, "Batch job not found", $"No batch job '{job}' exists.");
+        return TypedResults.Json(progress, ApiJson.Options, statusCode: progress.State == Batch.BatchJobState.Running ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
     });
 
     /// <summary><c>GET /api/models</c></summary>

@@ -38,6 +38,12 @@ public sealed class PredictionFunctions(PredictionApi api)
         CancellationToken cancellationToken) =>
         api.GetChainAsync(id, cancellationToken).AsAction();
 
+    [Function("GetBatch")]
+    public Task<IActionResult> GetBatch(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Batches)] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        api.GetBatchAsync(request, cancellationToken).AsAction();
+
     [Function("HealthLive")]
     public static IActionResult HealthLive(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.HealthLive)] HttpRequest request) =>

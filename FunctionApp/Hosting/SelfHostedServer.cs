@@ -75,6 +75,7 @@ public static class SelfHostedServer
         For("GetModel").MapGet(ApiRoutes.Model, (string name, PredictionApi api) => api.GetModelAsync(name)).WithName("GetModel");
         For("StartChain").MapPost(ApiRoutes.Chains, (HttpRequest r, PredictionApi api, CancellationToken ct) => api.StartChainAsync(r, ct)).WithName("StartChain");
         For("GetChain").MapGet(ApiRoutes.Chain, (string id, PredictionApi api, CancellationToken ct) => api.GetChainAsync(id, ct)).WithName("GetChain");
+        For("GetBatch").MapGet(ApiRoutes.Batches, (HttpRequest r, PredictionApi api, CancellationToken ct) => api.GetBatchAsync(r, ct)).WithName("GetBatch");
         For("OpenApi").MapGet(ApiRoutes.OpenApi, PredictionApi.OpenApiDocument).WithName("OpenApi");
         For("TryIt").MapGet(ApiRoutes.TryIt, TryItPage.Get).WithName("TryIt");
         For("HealthLive").MapGet(ApiRoutes.HealthLive, PredictionApi.Live).WithName("HealthLive");
