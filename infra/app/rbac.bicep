@@ -39,8 +39,8 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Storage Queue Data Contributor. The slice-steps queue trigger and the messages the app adds to it, and
-// the blob trigger's poison queue (webjobs-blobtrigger-poison).
+// Storage Queue Data Contributor. The queue triggers (batch-chunks, slice-steps and the poison queues the app
+// reads), the messages the app adds, and the blob trigger's own queues (webjobs-blobtrigger-poison).
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, '974c5e8b-45b9-4653-ba55-5f855dd0fb88')
   scope: storage
