@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.IO.Compression;
-using System.Net;
-using System.Net.Sockets;
 using Azure.Storage.Blobs.Models;
 using BenchmarkDotNet.Attributes;
 using FunctionApp.Batch;
@@ -23,7 +20,7 @@ namespace FunctionApp.Benchmarks;
 public class BlobFlowBatchVsOneAtATime
 {
     private const int Images = 200;
-    private Process _azurite = null!;
+    private LocalAzurite _azurite = null!;
     private ServiceProvider _services = null!;
     private BlobStorage _storage = null!;
     private byte[] _zip = null!;
@@ -32,16 +29,11 @@ public class BlobFlowBatchVsOneAtATime
     [GlobalSetup]
     public void Setup()
     {
-        int port = FreePort(), queuePort = FreePort(), tablePort = FreePort();
-        string P(int p) => p.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var data = Directory.CreateTempSubdirectory("azurite-bench").FullName;
-        _azurite = Process.Start(new ProcessStartInfo(FindAzurite(), ["--blobHost", "127.0.0.1", "--blobPort", P(port), "--queueHost", "127.0.0.1", "--queuePort", P(queuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", data, "--silent", "--skipApiVersionCheck", "--loose"]) { UseShellExecute = false })!;
-        WaitForPort(port);
-        WaitForPort(queuePort);
+        _azurite = new LocalAzurite();
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["AzureWebJobsStorage"] = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;",
+            ["AzureWebJobsStorage"] = _azurite.ConnectionString,
             ["Preprocessing:WritePreprocessed"] = "false",
             ["Models:Root"] = Path.Combine(AppContext.BaseDirectory, "models"),
         }).Build();
@@ -116,45 +108,6 @@ public class BlobFlowBatchVsOneAtATime
     public void Cleanup()
     {
         _services.Dispose();
-        _azurite.Kill(entireProcessTree: true);
         _azurite.Dispose();
-    }
-
-    private static string FindAzurite()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite");
-            if (File.Exists(candidate))
-                return candidate;
-        }
-
-        throw new FileNotFoundException("Run 'npm ci' in the repository root to install Azurite.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static void WaitForPort(int port)
-    {
-        for (int i = 0; i < 300; i++)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-
-        throw new TimeoutException("Azurite did not start.");
     }
 }

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 
@@ -15,15 +13,11 @@ namespace FunctionApp.Benchmarks;
 /// </summary>
 internal static class Fairness
 {
-    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
     public static async Task<int> RunAsync(string appDirectory, int entries, int drops)
     {
-        int blobPort = FreePort(), queuePort = FreePort(), tablePort = FreePort(), httpPort = FreePort();
-        string P(int port) => port.ToString(CultureInfo.InvariantCulture);
-        var data = Directory.CreateTempSubdirectory("fairness-azurite").FullName;
-        using var azurite = Process.Start(new ProcessStartInfo(FindAzurite(), ["--blobHost", "127.0.0.1", "--blobPort", P(blobPort), "--queueHost", "127.0.0.1", "--queuePort", P(queuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", data, "--silent", "--skipApiVersionCheck", "--loose"]) { UseShellExecute = false })!;
-        var connection = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;";
+        int httpPort = LocalAzurite.FreePort();
+        using var azurite = new LocalAzurite();
+        var connection = azurite.ConnectionString;
         var start = new ProcessStartInfo(Path.Combine(appDirectory, "FunctionApp"), ["serve", "--urls", $"http://127.0.0.1:{httpPort}"]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["AzureWebJobsStorage"] = connection;
         using var serve = Process.Start(start)!;
@@ -85,7 +79,6 @@ internal static class Fairness
         finally
         {
             serve.Kill(entireProcessTree: true);
-            azurite.Kill(entireProcessTree: true);
         }
     }
 
@@ -125,24 +118,5 @@ internal static class Fairness
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
-    private static string FindAzurite()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "node_modules", ".bin", "azurite");
-            if (File.Exists(candidate))
-                return candidate;
-        }
-
-        throw new FileNotFoundException("Run 'npm ci' in the repository root to install Azurite.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

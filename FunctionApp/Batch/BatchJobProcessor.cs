@@ -246,16 +246,7 @@ public sealed partial class BatchJobProcessor(
         foreach (int c in chunks)
         {
             var work = new ChunkWork(progress.Job, progress.Source.ETag, progress.Source.Size, c, progress.Model!, progress.Version!, plan[c]);
-            var body = JsonSerializer.Serialize(work, ApiJson.Options);
-            try
-            {
-                await queue.SendMessageAsync(body, cancellationToken);
-            }
-            catch (RequestFailedException ex) when (ex.ErrorCode == "QueueNotFound")
-            {
-                await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-                await queue.SendMessageAsync(body, cancellationToken);
-            }
+            await QueueWrites.SendAsync(queue, JsonSerializer.Serialize(work, ApiJson.Options), cancellationToken);
         }
     }
 

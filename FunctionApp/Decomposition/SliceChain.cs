@@ -297,19 +297,8 @@ public sealed partial class SliceChain(
     private static async Task WriteStateAsync(BlobContainerClient chains, ChainState state, CancellationToken cancellationToken) =>
         await BlobWrites.UploadAsync(chains.GetBlobClient($"{state.Id}/state.json"), new BinaryData(JsonSerializer.SerializeToUtf8Bytes(state, ApiJson.Options)), "application/json", null, cancellationToken);
 
-    private static async Task SendAsync(QueueClient queue, ChainStep step, CancellationToken cancellationToken)
-    {
-        var body = JsonSerializer.Serialize(step, ApiJson.Options);
-        try
-        {
-            await queue.SendMessageAsync(body, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.ErrorCode == "QueueNotFound")
-        {
-            await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            await queue.SendMessageAsync(body, cancellationToken);
-        }
-    }
+    private static Task SendAsync(QueueClient queue, ChainStep step, CancellationToken cancellationToken) =>
+        QueueWrites.SendAsync(queue, JsonSerializer.Serialize(step, ApiJson.Options), cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Chain {Id} started on {Model} version {Version} ({Steps} steps)")]
     private partial void LogStarted(string id, string model, string version, int steps);
