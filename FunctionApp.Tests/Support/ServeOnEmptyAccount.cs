@@ -34,6 +34,21 @@ public sealed class ServeOnEmptyAccount : IAsyncDisposable
     public static async Task<ServeOnEmptyAccount> StartAsync(Action<Dictionary<string, string?>>? change = null, bool waitForProvisioning = true)
     {
         var serve = new ServeOnEmptyAccount();
+        try
+        {
+            await serve.StartCoreAsync(change, waitForProvisioning);
+            return serve;
+        }
+        catch
+        {
+            await serve.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync(Action<Dictionary<string, string?>>? change, bool waitForProvisioning)
+    {
+        var serve = this;
         await serve.Azurite.InitializeAsync();
         var settings = serve._models.Settings(maxImageBytes: 200_000);
         settings["AzureWebJobsStorage"] = serve.Azurite.ConnectionString;
@@ -43,7 +58,6 @@ public sealed class ServeOnEmptyAccount : IAsyncDisposable
         serve._server = await RunningServer.StartAsync(settings, serve.Logs);
         if (waitForProvisioning)
             await serve.Server.Services.GetRequiredService<StorageProvisioner>().Provisioned.WaitAsync(TimeSpan.FromSeconds(60));
-        return serve;
     }
 
     /// <summary>The JSON of a blob once it exists and <paramref name="done"/> says it is what the test waits for.</summary>

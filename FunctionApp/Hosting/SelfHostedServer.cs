@@ -29,6 +29,13 @@ public static class SelfHostedServer
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls(urls ?? DefaultUrls);
+
+        // Defaults that any other setting overrides: the framework's per-request lines stay out of the console,
+        // its warnings and errors and the app's own lines stay in (Logging__LogLevel__Microsoft.AspNetCore=Information brings them back).
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
+        });
         builder.Services.AddInference();
         builder.Services.AddHttpApi();
         builder.Services.AddBlobProcessing();
