@@ -132,9 +132,9 @@ public class OpenInferenceProtocolTests(TinyModelServerFixture fixture) : IClass
     [InlineData("""{"inputs": [{"name": "image", "shape": [1, 3, 8, 8], "datatype": "INT64", "data": [1]}]}""", HttpStatusCode.BadRequest, "datatype 'INT64'")]
     [InlineData("""{"inputs": [{"name": "image", "shape": [1, 3, 8, 8], "datatype": "FP32", "data": ["a"]}]}""", HttpStatusCode.BadRequest, "must hold FP32 numbers")]
     [InlineData("""{"inputs": [{"name": "img", "shape": [1], "datatype": "BYTES", "data": ["aGVsbG8="]}]}""", HttpStatusCode.UnsupportedMediaType, "not a supported image format")]
-    [InlineData("""{"inputs": [{"name": "img", "shape": [2], "datatype": "BYTES", "data": ["aGVsbG8="]}]}""", HttpStatusCode.BadRequest, "send shape [N]")]
+    [InlineData("""{"inputs": [{"name": "img", "shape": [2], "datatype": "BYTES", "data": ["aGVsbG8="]}]}""", HttpStatusCode.BadRequest, "send as many base64-encoded images as the shape says")]
     [InlineData("""{"inputs": [{"name": "image", "shape": [1, 3, 8, 8], "datatype": "FP32", "data": [1]}], "outputs": [{"name": "logits"}]}""", HttpStatusCode.BadRequest, "Output 'logits' does not exist")]
-    [InlineData("""{"inputs": """, HttpStatusCode.BadRequest, "not a valid inference request")]
+    [InlineData("""{"inputs": """, HttpStatusCode.BadRequest, "The JSON body is not valid")]
     public async Task Infer_BadRequests_AnswerWithAnErrorObject(string body, HttpStatusCode status, string message)
     {
         var (actual, json) = await Send(HttpMethod.Post, "/v2/models/tiny-cnn/infer", body);

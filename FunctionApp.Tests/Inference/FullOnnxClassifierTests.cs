@@ -107,7 +107,7 @@ public class FullOnnxClassifierTests : IDisposable
     {
         var classifier = _services.GetRequiredService<ImageClassifier>();
 
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+        await Assert.ThrowsAsync<InvalidInferenceRequestException>(() =>
             classifier.ClassifyAsync(new NamedImage(null, Images.Solid(8, 8, SKColors.Red)), Entry(), topK: 0));
     }
 }

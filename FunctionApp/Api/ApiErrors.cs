@@ -8,21 +8,39 @@ namespace FunctionApp.Api;
 public sealed record ApiError(int Status, string Title, string Detail, int? RetryAfterSeconds = null);
 
 /// <summary>
-/// The one place that turns failures into HTTP statuses: 400 malformed, 404 unknown model or version,
-/// 413 too large, 415 unsupported type, 422 undecodable image, 503 (with Retry-After) when a model cannot
-/// load. Anything else is not the caller's fault and is left to the host's 500 handling.
+/// The one place that turns failures into HTTP statuses. The caller's faults, each a type of its own: 400 malformed,
+/// 404 unknown model or version, 408 a body that stalls, 413 too large, 415 unsupported type, 422 undecodable image;
+/// 503 (with Retry-After) when a model cannot load or storage does not answer. Anything else is the server's fault:
+/// 500 with a generic detail, its cause logged, never shown.
 /// </summary>
 public static class ApiErrors
 {
+    /// <summary>The answer for a failure that is not the caller's: nothing about its cause leaves the server.</summary>
+    public static readonly ApiError Internal = new(StatusCodes.Status500InternalServerError, "Internal error", "The server could not complete the request; the cause has been logged.");
+
+    /// <summary>The caller's fault (or a dependency that is not ready), or null for a server fault.</summary>
     public static ApiError? Classify(Exception exception, int retryAfterSeconds) => exception switch
     {
         ApiRequestException e => new ApiError(e.Status, e.Title, e.Message),
         ImageInputException e => FromImageError(e.Error, e.Message),
+        InvalidInferenceRequestException e => new ApiError(StatusCodes.Status400BadRequest, "Malformed request", e.Message),
         ModelNotFoundException e => new ApiError(StatusCodes.Status404NotFound, "Model not found", e.Message),
         ModelLoadException e => new ApiError(StatusCodes.Status503ServiceUnavailable, "Model unavailable", e.Message, retryAfterSeconds),
         Storage.StorageUnavailableException e => new ApiError(StatusCodes.Status503ServiceUnavailable, "Storage unavailable", e.Message, retryAfterSeconds),
-        ArgumentException e => new ApiError(StatusCodes.Status400BadRequest, "Malformed request", e.Message),
+        BadHttpRequestException e => FromBadRequest(e.StatusCode),
         _ => null,
+    };
+
+    /// <summary>
+    /// What the web server reports about a body it could not read: too slow or stalled (408), over its size limit (413),
+    /// malformed framing such as a broken chunked encoding (400).
+    /// </summary>
+    public static ApiError FromBadRequest(int status) => status switch
+    {
+        StatusCodes.Status408RequestTimeout => new ApiError(status, "Request timed out", "The request body arrived too slowly or stopped arriving; send it again at a steady rate."),
+        StatusCodes.Status413PayloadTooLarge => new ApiError(status, "Request too large", "The request body is over the server's size limit."),
+        StatusCodes.Status431RequestHeaderFieldsTooLarge => new ApiError(status, "Headers too large", "The request's headers are over the server's size limit."),
+        _ => new ApiError(StatusCodes.Status400BadRequest, "Malformed request", "The request body could not be read: its framing is malformed (for example a broken chunked encoding)."),
     };
 
     public static ApiError FromImageError(ImageInputError error, string detail) => error switch
@@ -33,11 +51,14 @@ public static class ApiErrors
         _ => new ApiError(StatusCodes.Status422UnprocessableEntity, "Undecodable image", detail),
     };
 
-    /// <summary>A problem+json result, with Retry-After where the error asks for one.</summary>
-    public static IResult Problem(ApiError error, IDictionary<string, object?>? extensions = null) =>
-        new RetryAfterResult(
-            TypedResults.Problem(detail: error.Detail, statusCode: error.Status, title: error.Title, extensions: extensions),
+    /// <summary>A problem+json result, with Retry-After where the error asks for one, and no path in its detail.</summary>
+    public static IResult Problem(ApiError error, IDictionary<string, object?>? extensions = null)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return new RetryAfterResult(
+            TypedResults.Problem(detail: PublicText.Scrub(error.Detail), statusCode: error.Status, title: error.Title, extensions: extensions),
             error.RetryAfterSeconds);
+    }
 
     private sealed class RetryAfterResult(IResult inner, int? retryAfterSeconds) : IResult, IStatusCodeHttpResult
     {

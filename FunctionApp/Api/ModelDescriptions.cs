@@ -57,7 +57,8 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
         var pool = pools.GetPool(entry with { Pinned = true });
         var facts = pool.ColdStart;
         var traffic = pool.Traffic.Snapshot();
-        var coldStart = new ColdStartInfo(facts.State, facts.LoadAttempts, facts.LoadTime?.TotalMilliseconds, facts.FirstPredictionTime?.TotalMilliseconds, facts.LoadedAt, facts.LastError);
+        var coldStart = new ColdStartInfo(facts.State, facts.LoadAttempts, facts.LoadTime?.TotalMilliseconds, facts.FirstPredictionTime?.TotalMilliseconds, facts.LoadedAt, facts.LastError is { } error ? PublicText.Scrub(error) : null);
+        var rejected = catalog.Rejection(entry.Name, entry.Version) is { } reason ? PublicText.Scrub(reason) : null;
         bool isDefault = entry.Name == catalog.DefaultModel && isActive;
         try
         {
@@ -66,11 +67,11 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
             var p = m.Preprocessing;
             var input = new ModelInputInfo(m.InputTensor, InferencePipeline.InputDims(p).Select(d => (long)d).ToArray(), p.Layout, p.ChannelOrder, p.PixelScale == PixelScale.Unit ? "0-1" : "0-255", p.Resize, p.Mean, p.Std);
             var output = new ModelOutputInfo(m.OutputTensor, m.OutputShape, m.Scores);
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic, Rejected: catalog.Rejection(entry.Name, entry.Version));
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic, Rejected: rejected);
         }
         catch (ModelPackageException ex)
         {
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, ex.Message, catalog.Rejection(entry.Name, entry.Version));
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, PublicText.Scrub(ex.Message), rejected);
         }
     }
 }

@@ -71,15 +71,15 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         IFormCollection form;
         try
         {
-            form = await request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = _api.MaxRequestBytes, ValueCountLimit = 1024 }, cancellationToken);
+            form = await request.ReadFormAsync(Form, cancellationToken);
         }
-        catch (InvalidDataException ex) when (ex.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        catch (InvalidDataException ex)
         {
-            throw TooLarge(null);
+            throw MultipartProblem(ex.Message);
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException)
+        catch (IOException)
         {
-            throw ApiRequestException.BadRequest($"The multipart body cannot be read: {ex.Message}");
+            throw ApiRequestException.BadRequest("The multipart body could not be read to its end: the connection broke.");
         }
 
         var images = new List<NamedImage>(form.Files.Count);
@@ -96,7 +96,7 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         return images;
     }
 
-    private static List<NamedImage> ReadJson(byte[] body)
+    private List<NamedImage> ReadJson(byte[] body)
     {
         JsonPredictBody? parsed;
         try
@@ -105,19 +105,62 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         }
         catch (JsonException ex)
         {
-            throw ApiRequestException.BadRequest($"The JSON body is not valid: {ex.Message}");
+            throw InvalidJson(ex);
         }
 
         if (parsed is null || (parsed.Image is null && parsed.Images is null))
             throw ApiRequestException.BadRequest("The JSON body needs \"image\" (base64) or \"images\" (a list of {\"name\", \"data\"}).");
+        if (parsed.Images is { } listed && listed.Count > _prediction.MaxBatchImages)
+            throw ApiRequestException.BadRequest($"The request holds {listed.Count} images; at most {_prediction.MaxBatchImages} are accepted per request (Prediction:MaxBatchImages).");
 
         var images = new List<NamedImage>();
         if (parsed.Image is not null)
             images.Add(new NamedImage(null, DecodeBase64(parsed.Image, "image")));
         foreach (var (item, i) in (parsed.Images ?? []).Select((item, i) => (item, i)))
+        {
+            if (item is null)
+                throw ApiRequestException.BadRequest($"'images[{i}]' is null; each image is {{\"name\": \"...\", \"data\": \"<base64>\"}}.");
             images.Add(new NamedImage(item.Name, DecodeBase64(item.Data, $"images[{i}].data")));
+        }
+
         return images;
     }
+
+    /// <summary>Where the JSON went wrong, in the caller's terms: no parser internals, no type names.</summary>
+    public static ApiRequestException InvalidJson(JsonException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var where = exception.Path is { Length: > 0 } path ? $" at {path}" : string.Empty;
+        var position = exception.LineNumber is { } line ? $" (line {line + 1}, position {exception.BytePositionInLine + 1})" : string.Empty;
+        return ApiRequestException.BadRequest($"The JSON body is not valid{where}{position}: check its syntax and that each field holds the kind of value it should.");
+    }
+
+    /// <summary>
+    /// The multipart reader's complaints: over the body size limit is 413; a boundary, part header or field count
+    /// over its limit, or a body that is not well-formed multipart, is the request's malformation: 400.
+    /// </summary>
+    private ApiRequestException MultipartProblem(string message)
+    {
+        if (message.Contains("Multipart body length limit", StringComparison.OrdinalIgnoreCase))
+            return TooLarge(null);
+        if (message.Contains("boundary", StringComparison.OrdinalIgnoreCase) && message.Contains("length limit", StringComparison.OrdinalIgnoreCase))
+            return ApiRequestException.BadRequest($"The multipart boundary is longer than {Form.MultipartBoundaryLengthLimit} characters.");
+        if (message.Contains("headers", StringComparison.OrdinalIgnoreCase) && message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+            return ApiRequestException.BadRequest($"A multipart part's headers are over {Form.MultipartHeadersLengthLimit:N0} bytes.");
+        if (message.Contains("count limit", StringComparison.OrdinalIgnoreCase) || message.Contains("Form value count", StringComparison.OrdinalIgnoreCase))
+            return ApiRequestException.BadRequest($"The multipart body holds more than {Form.ValueCountLimit:N0} fields and files.");
+        if (message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+            return ApiRequestException.BadRequest("A multipart field is over its length limit.");
+        return ApiRequestException.BadRequest("The multipart body is not well-formed: check its boundary and part headers.");
+    }
+
+    private FormOptions Form => new()
+    {
+        MultipartBodyLengthLimit = _api.MaxRequestBytes,
+        ValueCountLimit = 1024,
+        MultipartBoundaryLengthLimit = 128,
+        MultipartHeadersLengthLimit = 16 * 1024,
+    };
 
     /// <summary>Decodes base64 (or a base64 data URL); names the field when it is not base64.</summary>
     public static byte[] DecodeBase64(string? text, string field)

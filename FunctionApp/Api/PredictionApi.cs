@@ -131,8 +131,16 @@ public sealed partial class PredictionApi(
             LogRejected(error.Status, error.Detail);
             return ApiErrors.Problem(error);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogFailed(ex);
+            return ApiErrors.Problem(ApiErrors.Internal);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Answered {Status}: {Detail}")]
     private partial void LogRejected(int status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A request failed on the server's side; answered 500")]
+    private partial void LogFailed(Exception exception);
 }

@@ -250,54 +250,71 @@ public sealed partial class BatchJobProcessor(
         }
     }
 
+    /// <summary>
+    /// Reads and scores a chunk's entries in waves of at most <see cref="BatchOptions.MaxChunkBytes"/> of encoded bytes
+    /// (reads <see cref="BatchOptions.MaxParallelReads"/> at a time), so a chunk of large images never sits in memory whole.
+    /// </summary>
     private async Task<BatchPart> ScoreChunkAsync(ChunkWork work, CancellationToken cancellationToken)
     {
         var chunk = work.Entries;
-        var bytes = new byte[]?[chunk.Count];
-        var errors = new (string Kind, string Message)?[chunk.Count];
-        await Parallel.ForAsync(0, chunk.Count, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelReads, CancellationToken = cancellationToken }, async (i, ct) =>
-        {
-            if (chunk[i].Problem is { } problem)
-            {
-                errors[i] = (chunk[i].ProblemKind ?? "rejected", problem);
-                return;
-            }
-
-            try
-            {
-                bytes[i] = await sources.ReadAsync(work.Source, chunk[i], ct);
-            }
-            catch (ImageInputException ex)
-            {
-                errors[i] = (FailureReasons.Kind(ex.Error), ex.Message);
-            }
-        });
-
-        var readable = Enumerable.Range(0, chunk.Count).Where(i => bytes[i] is not null).ToList();
+        var lines = new BatchLine[chunk.Count];
         var model = catalog.Resolve(work.Model, work.Version);
-        ScoredImages? scored = readable.Count == 0
-            ? null
-            : await classifier.ScoreImagesAsync(readable.Select(i => new NamedImage(chunk[i].Name, bytes[i])).ToList(), model, InferencePriority.Bulk, cancellationToken);
-
-        var lines = new List<BatchLine>(chunk.Count);
-        var scoredByIndex = readable.Select((i, j) => (i, j)).ToDictionary(p => p.i, p => p.j);
-        for (int i = 0; i < chunk.Count; i++)
+        int next = 0;
+        while (next < chunk.Count)
         {
-            var entry = chunk[i];
-            if (errors[i] is { } error)
+            var wave = new List<(int Index, byte[] Bytes)>();
+            long waveBytes = 0;
+            while (next < chunk.Count && waveBytes < _options.MaxChunkBytes)
             {
-                lines.Add(new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Failed, null, error.Kind, error.Message));
-                continue;
+                int end = Math.Min(next + _options.MaxParallelReads, chunk.Count);
+                var reads = await Task.WhenAll(Enumerable.Range(next, end - next).Select(i => ReadEntryAsync(work, chunk[i], cancellationToken)));
+                for (int k = 0; k < reads.Length; k++)
+                {
+                    int i = next + k;
+                    if (reads[k].Bytes is { } bytes)
+                    {
+                        wave.Add((i, bytes));
+                        waveBytes += bytes.Length;
+                    }
+                    else
+                    {
+                        lines[i] = new BatchLine(chunk[i].Index, chunk[i].Name, BlobOutcomeStatus.Failed, null, reads[k].Kind, reads[k].Error);
+                    }
+                }
+
+                next = end;
             }
 
-            var image = scored!.Images[scoredByIndex[i]];
-            lines.Add(image.Error is { } imageError
-                ? new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Failed, null, FailureReasons.Kind(imageError.Error), imageError.Message)
-                : new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Ok, ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, _prediction.DefaultTopK), null, null));
+            if (wave.Count == 0)
+                continue;
+            var scored = await classifier.ScoreImagesAsync(wave.Select(w => new NamedImage(chunk[w.Index].Name, w.Bytes)).ToList(), model, InferencePriority.Bulk, cancellationToken);
+            for (int j = 0; j < wave.Count; j++)
+            {
+                var entry = chunk[wave[j].Index];
+                var image = scored.Images[j];
+                lines[wave[j].Index] = image.Error is { } imageError
+                    ? new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Failed, null, FailureReasons.Kind(imageError.Error), imageError.Message)
+                    : new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Ok, ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, _prediction.DefaultTopK), null, null);
+            }
         }
 
         metrics.BatchProgress(work.Model, work.Version, lines.Count(l => l.Status == BlobOutcomeStatus.Ok), lines.Count(l => l.Status != BlobOutcomeStatus.Ok));
         return new BatchPart(work.Chunk, instance.Name, lines);
+    }
+
+    /// <summary>One entry's bytes, or why it has none (its problem from indexing, or a limit it broke when read).</summary>
+    private async Task<(byte[]? Bytes, string? Kind, string? Error)> ReadEntryAsync(ChunkWork work, BatchEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.Problem is { } problem)
+            return (null, entry.ProblemKind ?? "rejected", problem);
+        try
+        {
+            return (await sources.ReadAsync(work.Source, entry, cancellationToken), null, null);
+        }
+        catch (ImageInputException ex)
+        {
+            return (null, FailureReasons.Kind(ex.Error), ex.Message);
+        }
     }
 
     /// <summary>Creates the chunk's part once per upload; a part already written for this upload wins (a duplicate message, or a race).</summary>

@@ -11,6 +11,13 @@ public sealed class BatchOptions
     [Range(1, 1024)]
     public int ChunkSize { get; set; } = 32;
 
+    /// <summary>
+    /// Most bytes of encoded images a chunk holds in memory at once: a chunk whose images are larger is read and scored
+    /// in several waves, so memory stays bounded whatever the entries' sizes.
+    /// </summary>
+    [Range(1024 * 1024, 4L * 1024 * 1024 * 1024)]
+    public long MaxChunkBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Most images read or downloaded at once within a chunk.</summary>
     [Range(1, 256)]
     public int MaxParallelReads { get; set; } = 8;

@@ -104,9 +104,7 @@ public sealed partial class ImageBlobProcessor(
         if (_outputs.WritePreprocessed)
         {
             var spec = (await classifier.GetPackageAsync(entry, cancellationToken)).Manifest.Preprocessing;
-            byte[] png;
-            using (var rendered = preprocessor.Render(content.ToMemory().Span, spec))
-                png = ImagePreprocessor.EncodePng(rendered);
+            var png = await preprocessor.RenderPngAsync(content.ToMemory(), spec, cancellationToken);
             var preprocessed = storage.Preprocessed.GetBlobClient(name);
             await BlobWrites.UploadAsync(preprocessed, new BinaryData(png), "image/png", origin.ETag, cancellationToken);
             outputs.Add(preprocessed);
@@ -116,7 +114,7 @@ public sealed partial class ImageBlobProcessor(
         foreach (var size in _outputs.Thumbnails)
         {
             var thumbnail = storage.Thumbnails.GetBlobClient(ThumbnailName(size, name));
-            await BlobWrites.UploadAsync(thumbnail, new BinaryData(preprocessor.Thumbnail(content.ToMemory().Span, size)), "image/png", origin.ETag, cancellationToken);
+            await BlobWrites.UploadAsync(thumbnail, new BinaryData(await preprocessor.ThumbnailAsync(content.ToMemory(), size, cancellationToken)), "image/png", origin.ETag, cancellationToken);
             outputs.Add(thumbnail);
         }
 

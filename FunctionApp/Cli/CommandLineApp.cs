@@ -28,6 +28,20 @@ public static class CommandLineApp
     /// <summary>Whether the arguments ask for a command-line verb rather than the Functions worker.</summary>
     public static bool IsCommand(IReadOnlyList<string> args) => args.Count > 0 && Verbs.Contains(args[0]);
 
+    /// <summary>
+    /// Whether the Functions host launched this process as its worker: the host passes where to reach it
+    /// (<c>--functions-uri</c>, or <c>--host</c>/<c>--port</c> and <c>--workerId</c> in older hosts). Anything else is
+    /// the command line, which answers unknown verbs and misplaced options with its usage.
+    /// </summary>
+    public static bool IsWorkerLaunch(IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        return args.Any(a => a is "--functions-uri" or "--functions-worker-id" or "--workerId" or "--worker-id");
+    }
+
+    /// <summary>The exit code of a command line that could not be understood (usage errors), as shells expect.</summary>
+    public const int UsageExitCode = 2;
+
     public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
     {
         var root = new RootCommand("Image classification with ONNX models on an ML.NET pipeline.")
@@ -46,7 +60,24 @@ public static class CommandLineApp
             Output = output ?? Console.Out,
             Error = error ?? Console.Error,
         };
-        return root.Parse(args).InvokeAsync(configuration, cancellationToken);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+            return UsageAsync(parse, configuration.Error);
+        return parse.InvokeAsync(configuration, cancellationToken);
+    }
+
+    /// <summary>What was wrong with the command line, then the usage of the command it was meant for; exit code 2.</summary>
+    private static async Task<int> UsageAsync(ParseResult parse, TextWriter error)
+    {
+        foreach (var problem in parse.Errors)
+            await error.WriteLineAsync("error: " + problem.Message);
+        await error.WriteLineAsync();
+        var help = new StringWriter();
+        var command = parse.CommandResult.Command;
+        var helpParse = command.Parse(["--help"]);
+        await helpParse.InvokeAsync(new InvocationConfiguration { Output = help, Error = help });
+        await error.WriteAsync(help.ToString());
+        return UsageExitCode;
     }
 
     /// <summary>Builds the shared services with configuration from the environment; logs go to standard error.</summary>

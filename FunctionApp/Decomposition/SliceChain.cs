@@ -131,7 +131,7 @@ public sealed partial class SliceChain(
         if (k < 1)
             throw ApiRequestException.BadRequest("'top' must be at least 1.");
 
-        var tensor = preprocessor.Preprocess(image.Data.Span, package.Manifest.Preprocessing, out _);
+        var (tensor, _) = await preprocessor.PreprocessAsync(image.Data, package.Manifest.Preprocessing, cancellationToken);
         long[] shape = [.. InferencePipeline.InputDims(package.Manifest.Preprocessing).Select(d => (long)d)];
         await BlobWrites.UploadAsync(chains.GetBlobClient($"{id}/tensors/{package.Manifest.InputTensor}"), new BinaryData(TensorBlob.Encode(tensor, shape)), "application/octet-stream", null, cancellationToken);
         var state = new ChainState(id, entry.Name, entry.Version, package.Manifest.Slices!.Count, Running, k, time.GetUtcNow(), null, null, null, source);

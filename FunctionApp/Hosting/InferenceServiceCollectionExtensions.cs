@@ -23,6 +23,7 @@ public static class InferenceServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<InferenceMetrics>();
         services.AddSingleton<ImageDecoder>();
+        services.AddSingleton<DecodeBudget>();
         services.AddSingleton<ImagePreprocessor>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<EnginePoolRegistry>();

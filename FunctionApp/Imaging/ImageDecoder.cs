@@ -111,21 +111,7 @@ public sealed class EncodedImage : IDisposable
     public SKBitmap Decode(int minWidth, int minHeight)
     {
         var full = _codec.Info;
-        var swap = SwapsAxes(Origin);
-        int needW = swap ? minHeight : minWidth;
-        int needH = swap ? minWidth : minHeight;
-        var size = full.Size;
-        foreach (var scale in DecoderScales)
-        {
-            // JPEG decodes at n/8 scales; codecs that cannot scale report their full size.
-            var scaled = _codec.GetScaledDimensions(scale);
-            if (scaled.Width >= needW && scaled.Height >= needH && scaled.Width * scaled.Height < size.Width * size.Height)
-            {
-                size = scaled;
-                break;
-            }
-        }
-
+        var size = DecodedSize(minWidth, minHeight);
         var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap(info);
         var result = _codec.GetPixels(info, bitmap.GetPixels());
@@ -150,6 +136,24 @@ public sealed class EncodedImage : IDisposable
 
         using (bitmap)
             return Orient(bitmap, Origin);
+    }
+
+    /// <summary>The size <see cref="Decode"/> decodes at for these minimums, in the codec's (stored) orientation.</summary>
+    public SKSizeI DecodedSize(int minWidth, int minHeight)
+    {
+        var full = _codec.Info;
+        var swap = SwapsAxes(Origin);
+        int needW = swap ? minHeight : minWidth;
+        int needH = swap ? minWidth : minHeight;
+        foreach (var scale in DecoderScales)
+        {
+            // JPEG decodes at n/8 scales; codecs that cannot scale report their full size.
+            var scaled = _codec.GetScaledDimensions(scale);
+            if (scaled.Width >= needW && scaled.Height >= needH && (long)scaled.Width * scaled.Height < (long)full.Width * full.Height)
+                return scaled;
+        }
+
+        return full.Size;
     }
 
     public void Dispose()

@@ -9,9 +9,10 @@ public readonly record struct PreprocessTimings(TimeSpan Decode, TimeSpan Prepro
 /// <summary>
 /// The preprocessing suite: decode (scaled where the codec can), apply EXIF orientation, composite
 /// transparency over white, resize or resize-and-crop, then write a normalised tensor as the model's
-/// manifest describes. Every path that feeds a model goes through here.
+/// manifest describes. Every path that feeds a model goes through here. The asynchronous methods take their share of
+/// the process's <see cref="DecodeBudget"/> (when one is given) before they decode.
 /// </summary>
-public sealed class ImagePreprocessor(ImageDecoder decoder)
+public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget = null)
 {
     private static readonly SKSamplingOptions Bilinear = new(SKFilterMode.Linear, SKMipmapMode.None);
     private static readonly SKSamplingOptions BilinearMipmapped = new(SKFilterMode.Linear, SKMipmapMode.Linear);
@@ -49,6 +50,84 @@ public sealed class ImagePreprocessor(ImageDecoder decoder)
         using var rendered = Render(decoded, spec);
         WriteTensor(rendered, spec, destination);
         timings = new PreprocessTimings(Stopwatch.GetElapsedTime(start, decodedAt), Stopwatch.GetElapsedTime(decodedAt));
+    }
+
+    /// <summary>Decodes and preprocesses an image into a new tensor, once its decoded pixels fit the process's budget.</summary>
+    /// <exception cref="ImageInputException">The image breaks a limit or cannot be decoded.</exception>
+    public async Task<(float[] Tensor, PreprocessTimings Timings)> PreprocessAsync(ReadOnlyMemory<byte> encoded, PreprocessingSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        using var image = decoder.Open(encoded.Span);
+        using var lease = await AcquireAsync(DecodeCost(image, spec), cancellationToken);
+        long start = Stopwatch.GetTimestamp();
+        using var decoded = DecodeFor(image, spec);
+        long decodedAt = Stopwatch.GetTimestamp();
+        using var rendered = Render(decoded, spec);
+        var tensor = new float[spec.TensorLength];
+        WriteTensor(rendered, spec, tensor);
+        return (tensor, new PreprocessTimings(Stopwatch.GetElapsedTime(start, decodedAt), Stopwatch.GetElapsedTime(decodedAt)));
+    }
+
+    /// <summary>The image as the model sees it, encoded as PNG, once its decoded pixels fit the process's budget.</summary>
+    public async Task<byte[]> RenderPngAsync(ReadOnlyMemory<byte> encoded, PreprocessingSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        using var image = decoder.Open(encoded.Span);
+        using var lease = await AcquireAsync(DecodeCost(image, spec), cancellationToken);
+        using var decoded = DecodeFor(image, spec);
+        using var rendered = Render(decoded, spec);
+        return EncodePng(rendered);
+    }
+
+    /// <summary><see cref="Thumbnail(ReadOnlySpan{byte}, int)"/>, once its decoded pixels fit the process's budget.</summary>
+    public async Task<byte[]> ThumbnailAsync(ReadOnlyMemory<byte> encoded, int size, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        using var image = decoder.Open(encoded.Span);
+        var (width, height) = ThumbnailSize(image, size);
+        using var lease = await AcquireAsync(DecodeCost(image, new PreprocessingSpec { Width = width, Height = height }), cancellationToken);
+        using var decoded = image.Decode(width, height);
+        using var thumbnail = Render(decoded, new PreprocessingSpec { Width = width, Height = height });
+        return EncodePng(thumbnail);
+    }
+
+    /// <summary>
+    /// Bytes of pixels held at once while preprocessing <paramref name="image"/> for <paramref name="spec"/>: the decoded
+    /// bitmap (at the decoder's scale), its upright copy when the image is rotated, the mipmaps of a strong downscale,
+    /// and the model-sized result.
+    /// </summary>
+    public static long DecodeCost(EncodedImage image, PreprocessingSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(spec);
+        var (minWidth, minHeight) = spec.Resize == ResizeMode.Stretch
+            ? (spec.Width, spec.Height)
+            : ((int)Math.Ceiling(image.Width * (double)spec.ResizeShorterSide / Math.Min(image.Width, image.Height)), (int)Math.Ceiling(image.Height * (double)spec.ResizeShorterSide / Math.Min(image.Width, image.Height)));
+        var decoded = image.DecodedSize(minWidth, minHeight);
+        long bytes = 4L * decoded.Width * decoded.Height;
+        if (image.Origin != SKEncodedOrigin.TopLeft)
+            bytes *= 2;
+        if (decoded.Width >= 2 * spec.Width || decoded.Height >= 2 * spec.Height)
+            bytes += bytes / 3;
+        return bytes + (4L * spec.Width * spec.Height);
+    }
+
+    private ValueTask<IDisposable> AcquireAsync(long bytes, CancellationToken cancellationToken) =>
+        budget is null ? ValueTask.FromResult<IDisposable>(NoLease.Instance) : budget.AcquireAsync(bytes, cancellationToken);
+
+    private static (int Width, int Height) ThumbnailSize(EncodedImage image, int size)
+    {
+        double scale = Math.Min(1.0, (double)size / Math.Max(image.Width, image.Height));
+        return (Math.Max(1, (int)Math.Round(image.Width * scale)), Math.Max(1, (int)Math.Round(image.Height * scale)));
+    }
+
+    private sealed class NoLease : IDisposable
+    {
+        public static readonly NoLease Instance = new();
+
+        public void Dispose()
+        {
+        }
     }
 
     /// <summary>Decodes and renders an image at the model's input size (for previews and stored preprocessed images).</summary>
@@ -97,9 +176,7 @@ public sealed class ImagePreprocessor(ImageDecoder decoder)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
         using var image = decoder.Open(encoded);
-        double scale = Math.Min(1.0, (double)size / Math.Max(image.Width, image.Height));
-        int width = Math.Max(1, (int)Math.Round(image.Width * scale));
-        int height = Math.Max(1, (int)Math.Round(image.Height * scale));
+        var (width, height) = ThumbnailSize(image, size);
         using var decoded = image.Decode(width, height);
         using var thumbnail = Render(decoded, new PreprocessingSpec { Width = width, Height = height });
         return EncodePng(thumbnail);

@@ -99,9 +99,10 @@ public sealed partial class EnginePool : IAsyncDisposable
             {
                 RecordFailure(InferenceMetrics.Errors.ModelLoad);
                 activity.Fail(ex);
-                _lastError = ex.Message;
-                LogLoadFailed(ex, Model, Version, ex.Message);
-                throw new ModelLoadException(Model, Version, ex.Message, ex);
+                var reason = PublicText.Scrub(ex.Message);
+                _lastError = reason;
+                LogLoadFailed(ex, Model, Version, reason);
+                throw new ModelLoadException(Model, Version, reason, ex);
             }
             finally
             {

@@ -66,7 +66,7 @@ public sealed partial class ImageClassifier(
         PreprocessTimings prep;
         try
         {
-            tensor = preprocessor.Preprocess(image.Data.Span, manifest.Preprocessing, out prep);
+            (tensor, prep) = await preprocessor.PreprocessAsync(image.Data, manifest.Preprocessing, cancellationToken);
         }
         catch (ImageInputException ex)
         {
@@ -110,7 +110,7 @@ public sealed partial class ImageClassifier(
     {
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count > _options.MaxBatchImages)
-            throw new ArgumentException($"{images.Count} images is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(images));
+            throw new InvalidInferenceRequestException($"{images.Count} images is over the limit of {_options.MaxBatchImages} per request (Prediction:MaxBatchImages).");
         return await WithPoolAsync(entry, pool => ScoreImagesOnAsync(pool, images, priority, cancellationToken));
     }
 
@@ -123,18 +123,16 @@ public sealed partial class ImageClassifier(
         var tensors = new float[]?[images.Count];
         var prep = new PreprocessTimings[images.Count];
         var errors = new ImageInputException?[images.Count];
-        await Parallel.ForAsync(0, images.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, (i, _) =>
+        await Parallel.ForAsync(0, images.Count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, async (i, ct) =>
         {
             try
             {
-                tensors[i] = preprocessor.Preprocess(images[i].Data.Span, manifest.Preprocessing, out prep[i]);
+                (tensors[i], prep[i]) = await preprocessor.PreprocessAsync(images[i].Data, manifest.Preprocessing, ct);
             }
             catch (ImageInputException ex)
             {
                 errors[i] = ex;
             }
-
-            return ValueTask.CompletedTask;
         });
 
         var valid = Enumerable.Range(0, images.Count).Where(i => tensors[i] is not null).ToArray();
@@ -168,7 +166,7 @@ public sealed partial class ImageClassifier(
     {
         ArgumentNullException.ThrowIfNull(tensors);
         if (tensors.Count > _options.MaxBatchImages)
-            throw new ArgumentException($"{tensors.Count} tensors is over the limit of {_options.MaxBatchImages} per call (Prediction:MaxBatchImages).", nameof(tensors));
+            throw new InvalidInferenceRequestException($"{tensors.Count} tensors is over the limit of {_options.MaxBatchImages} per request (Prediction:MaxBatchImages).");
         return await WithPoolAsync(entry, pool => ScoreTensorsOnAsync(pool, tensors, cancellationToken));
     }
 
@@ -178,7 +176,7 @@ public sealed partial class ImageClassifier(
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
         int length = pipeline.Package.Manifest.Preprocessing.TensorLength;
         if (tensors.Any(t => t.Length != length))
-            throw new ArgumentException($"Each tensor must hold {length} values.", nameof(tensors));
+            throw new InvalidInferenceRequestException($"Each tensor must hold {length} values.");
 
         long start = Stopwatch.GetTimestamp();
         var scores = await pool.ScoreBatchAsync(tensors, cancellationToken);
@@ -234,7 +232,7 @@ public sealed partial class ImageClassifier(
     {
         int k = topK ?? _options.DefaultTopK;
         if (k < 1)
-            throw new ArgumentOutOfRangeException(nameof(topK), k, "top must be at least 1.");
+            throw new InvalidInferenceRequestException($"'top' must be at least 1 (got {k}).");
         return k;
     }
 }

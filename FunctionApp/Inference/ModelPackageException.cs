@@ -31,8 +31,19 @@ public sealed class ModelPackageException : Exception
 
     public IReadOnlyList<string> Problems { get; }
 
+    /// <summary>A package is named by its model and version folders (<c>{name}/{version}</c>), not by where it lives.</summary>
+    public static string PackageName(string directory)
+    {
+        if (string.IsNullOrEmpty(directory))
+            return "(unnamed)";
+        var trimmed = directory.TrimEnd('/', '\\');
+        var version = System.IO.Path.GetFileName(trimmed);
+        var model = System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(trimmed));
+        return string.IsNullOrEmpty(model) ? version : $"{model}/{version}";
+    }
+
     private static string Format(string directory, IReadOnlyList<string> problems) =>
         problems.Count == 1
-            ? $"Model package '{directory}' is not valid: {problems[0]}"
-            : $"Model package '{directory}' is not valid:{Environment.NewLine}" + string.Join(Environment.NewLine, problems.Select(p => "  - " + p));
+            ? $"Model package '{PackageName(directory)}' is not valid: {problems[0]}"
+            : $"Model package '{PackageName(directory)}' is not valid:{Environment.NewLine}" + string.Join(Environment.NewLine, problems.Select(p => "  - " + p));
 }

@@ -21,8 +21,10 @@ public sealed partial class OpenInferenceApi(
     EnginePoolRegistry pools,
     ReadinessProbe readiness,
     IOptions<ApiOptions> options,
+    IOptions<PredictionOptions> prediction,
     ILogger<OpenInferenceApi> logger)
 {
+    private readonly PredictionOptions _prediction = prediction.Value;
     public const string ProbabilitiesOutput = "probabilities";
     public const string ImageInput = "image";
     public const string ServerName = "fashion-inference";
@@ -123,7 +125,7 @@ public sealed partial class OpenInferenceApi(
         }
         catch (JsonException ex)
         {
-            throw ApiRequestException.BadRequest($"The JSON body is not a valid inference request: {ex.Message}");
+            throw PredictRequestReader.InvalidJson(ex);
         }
     }
 
@@ -150,42 +152,53 @@ public sealed partial class OpenInferenceApi(
         return outputs;
     }
 
-    private static List<float[]> ReadTensors(V2InputTensor input, ModelManifest manifest)
+    /// <summary>
+    /// The FP32 input as one tensor per image. The shape is checked (with checked arithmetic, against the batch limit)
+    /// before anything is allocated, and the data is read into exactly the space the shape needs, so no declared
+    /// shape can make the server allocate more than one request's worth.
+    /// </summary>
+    private List<float[]> ReadTensors(V2InputTensor input, ModelManifest manifest)
     {
         if (input.Name != manifest.InputTensor)
             throw ApiRequestException.BadRequest($"FP32 input '{input.Name}' is not this model's input; send '{manifest.InputTensor}' (or encoded images as BYTES).");
         var expected = InferencePipeline.InputDims(manifest.Preprocessing);
         var shape = input.Shape ?? [];
-        if (shape.Count != 4 || shape[0] < 1 || shape.Skip(1).Zip(expected.Skip(1)).Any(p => p.First != p.Second))
-            throw ApiRequestException.BadRequest($"Input '{input.Name}' has shape [{string.Join(",", shape)}]; expected [N,{string.Join(",", expected.Skip(1))}] with N at least 1.");
-
-        var values = new List<float>();
-        Flatten(input.Data, values, input.Name ?? string.Empty);
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (values.Count != count)
-            throw ApiRequestException.BadRequest($"Input '{input.Name}' has {values.Count} values but its shape [{string.Join(",", shape)}] needs {count}.");
+        string Shape() => $"[{string.Join(",", shape)}]";
+        if (shape.Count != 4 || shape.Skip(1).Zip(expected.Skip(1)).Any(p => p.First != p.Second))
+            throw ApiRequestException.BadRequest($"Input '{input.Name}' has shape {Shape()}; expected [N,{string.Join(",", expected.Skip(1))}].");
+        if (shape[0] < 1 || shape[0] > _prediction.MaxBatchImages)
+            throw ApiRequestException.BadRequest($"Input '{input.Name}' has shape {Shape()}: N must be from 1 to {_prediction.MaxBatchImages} (Prediction:MaxBatchImages).");
 
         int length = manifest.Preprocessing.TensorLength;
-        return Enumerable.Range(0, (int)shape[0]).Select(i => values.GetRange(i * length, length).ToArray()).ToList();
+        int images = (int)shape[0];
+        int count = checked(images * length);
+        var values = new float[count];
+        int filled = 0;
+        Flatten(input.Data, values, ref filled, input.Name ?? string.Empty, Shape);
+        if (filled != count)
+            throw ApiRequestException.BadRequest($"Input '{input.Name}' has {filled:N0} values but its shape {Shape()} needs {count:N0}.");
+        return Enumerable.Range(0, images).Select(i => values.AsSpan(i * length, length).ToArray()).ToList();
     }
 
-    private static void Flatten(JsonElement element, List<float> values, string name)
+    private static void Flatten(JsonElement element, float[] values, ref int filled, string name, Func<string> shape)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.Array:
                 foreach (var item in element.EnumerateArray())
-                    Flatten(item, values, name);
+                    Flatten(item, values, ref filled, name, shape);
                 break;
             case JsonValueKind.Number when element.TryGetSingle(out var value) && float.IsFinite(value):
-                values.Add(value);
+                if (filled == values.Length)
+                    throw ApiRequestException.BadRequest($"Input '{name}' holds more values than its shape {shape()} needs ({values.Length:N0}).");
+                values[filled++] = value;
                 break;
             default:
                 throw ApiRequestException.BadRequest($"Input '{name}' must hold FP32 numbers; found {element.ValueKind}.");
         }
     }
 
-    private static List<NamedImage> ReadImages(V2InputTensor input)
+    private List<NamedImage> ReadImages(V2InputTensor input)
     {
         var strings = new List<string>();
         void Collect(JsonElement element)
@@ -197,6 +210,8 @@ public sealed partial class OpenInferenceApi(
             }
             else if (element.ValueKind == JsonValueKind.String)
             {
+                if (strings.Count == _prediction.MaxBatchImages)
+                    throw ApiRequestException.BadRequest($"BYTES input '{input.Name}' holds more than {_prediction.MaxBatchImages} images (Prediction:MaxBatchImages).");
                 strings.Add(element.GetString()!);
             }
             else
@@ -205,11 +220,12 @@ public sealed partial class OpenInferenceApi(
             }
         }
 
-        Collect(input.Data);
         var shape = input.Shape ?? [];
-        long count = shape.Count == 0 ? -1 : shape.Aggregate(1L, (a, b) => a * b);
-        if (shape.Count is < 1 or > 2 || (shape.Count == 2 && shape[1] != 1) || count != strings.Count)
-            throw ApiRequestException.BadRequest($"BYTES input '{input.Name}' has shape [{string.Join(",", shape)}] and {strings.Count} elements; send shape [N] (or [N,1]) with N base64-encoded images.");
+        if (shape.Count is < 1 or > 2 || (shape.Count == 2 && shape[1] != 1) || shape[0] < 1 || shape[0] > _prediction.MaxBatchImages)
+            throw ApiRequestException.BadRequest($"BYTES input '{input.Name}' has shape [{string.Join(",", shape)}]; send shape [N] (or [N,1]) with N from 1 to {_prediction.MaxBatchImages} base64-encoded images (Prediction:MaxBatchImages).");
+        Collect(input.Data);
+        if (strings.Count != shape[0])
+            throw ApiRequestException.BadRequest($"BYTES input '{input.Name}' has shape [{string.Join(",", shape)}] but {strings.Count} elements; send as many base64-encoded images as the shape says.");
         return strings.Select((s, i) => new NamedImage($"{input.Name}[{i}]", PredictRequestReader.DecodeBase64(s, $"{input.Name}[{i}]"))).ToList();
     }
 
@@ -239,6 +255,11 @@ public sealed partial class OpenInferenceApi(
             LogRejected(error.Status, error.Detail);
             return new V2ErrorResult(error);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogFailed(ex);
+            return new V2ErrorResult(ApiErrors.Internal);
+        }
     }
 
     private sealed class V2ErrorResult(ApiError error) : IResult
@@ -247,10 +268,13 @@ public sealed partial class OpenInferenceApi(
         {
             if (error.RetryAfterSeconds is { } seconds)
                 httpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Json(new V2Error(error.Detail), ApiJson.Options, statusCode: error.Status).ExecuteAsync(httpContext);
+            return TypedResults.Json(new V2Error(PublicText.Scrub(error.Detail)), ApiJson.Options, statusCode: error.Status).ExecuteAsync(httpContext);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Open Inference request answered {Status}: {Detail}")]
     private partial void LogRejected(int status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "An Open Inference request failed on the server's side; answered 500")]
+    private partial void LogFailed(Exception exception);
 }
