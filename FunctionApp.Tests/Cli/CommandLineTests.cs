@@ -24,16 +24,39 @@ public class CommandLineTests : IDisposable
 
     private static string Fashion(string label) => Directory.GetFiles(Images.TestData("fashion", label)).Order(StringComparer.Ordinal).First();
 
-    [Theory]
-    [InlineData("predict")]
-    [InlineData("--verbose")]
-    [InlineData("train")]
-    [InlineData("models")]
-    public void IsCommand_KnowsVerbsButNotFunctionsHostArguments(string first)
+    [Fact]
+    public void IsWorkerLaunch_OnlyTheFunctionsHostsLaunchArgumentsStartTheWorker()
     {
-        Assert.Equal(first != "--verbose", CommandLineApp.IsCommand([first]));
-        Assert.False(CommandLineApp.IsCommand(["--host", "127.0.0.1", "--port", "5000", "--workerId", "x"]));
-        Assert.False(CommandLineApp.IsCommand([]));
+        Assert.True(CommandLineApp.IsWorkerLaunch(["--host", "127.0.0.1", "--port", "5000", "--workerId", "x", "--requestId", "r"]));
+        Assert.True(CommandLineApp.IsWorkerLaunch(["--functions-uri", "http://127.0.0.1:5000/", "--functions-worker-id", "x"]));
+        Assert.False(CommandLineApp.IsWorkerLaunch([]));
+        Assert.False(CommandLineApp.IsWorkerLaunch(["--verbose", "serve"]));
+        Assert.False(CommandLineApp.IsWorkerLaunch(["bogus"]));
+    }
+
+    [Theory]
+    [InlineData("Unrecognized command or argument 'bogus'", "bogus")]
+    [InlineData("Required command was not provided")]
+    [InlineData("Required argument 'images' missing", "predict")]
+    [InlineData("Unrecognized command or argument '--nope'", "predict", "--nope", "x.png")]
+    public async Task CommandLine_NotUnderstood_PrintsTheProblemAndUsageAndExits2(string problem, params string[] args)
+    {
+        var (exit, output, error) = await Run(args);
+
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.Contains(problem, error);
+        Assert.Contains("Usage:", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    [Fact]
+    public async Task CommandLine_VerboseBeforeTheVerb_RunsTheVerb()
+    {
+        var (exit, output, error) = await Run("--verbose", "models", "list");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("fashion-resnet18", output);
     }
 
     [Fact]

@@ -54,6 +54,18 @@ public sealed class ServeProcess : IAsyncDisposable
         return serve;
     }
 
+    /// <summary>The process's resident memory now, as the OS counts it (VmRSS).</summary>
+    public long ResidentBytes() => ProcStatus("VmRSS");
+
+    /// <summary>The most resident memory the process has had (VmHWM).</summary>
+    public long PeakResidentBytes() => ProcStatus("VmHWM");
+
+    private long ProcStatus(string field)
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
     /// <summary>SIGKILL: no shutdown, nothing flushed, messages in flight left invisible on their queue.</summary>
     public async Task KillAsync()
     {

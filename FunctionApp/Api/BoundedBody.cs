@@ -20,7 +20,7 @@ internal static class BoundedBody
                 buffer.Write(chunk, 0, read);
             }
         }
-        catch (IOException)
+        catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
         {
             throw ApiRequestException.BadRequest("The request body could not be read to its end: the connection broke.");
         }

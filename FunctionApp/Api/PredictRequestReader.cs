@@ -77,7 +77,7 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         {
             throw MultipartProblem(ex.Message);
         }
-        catch (IOException)
+        catch (IOException ex) when (ex is not BadHttpRequestException)
         {
             throw ApiRequestException.BadRequest("The multipart body could not be read to its end: the connection broke.");
         }

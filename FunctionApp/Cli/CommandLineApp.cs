@@ -14,19 +14,11 @@ namespace FunctionApp.Cli;
 /// </summary>
 public static class CommandLineApp
 {
-    private static readonly HashSet<string> Verbs = new(StringComparer.Ordinal)
-    {
-        "predict", "serve", "train", "evaluate", "models", "slice", "import-fashion-mnist", "--help", "-h", "-?", "--version",
-    };
-
     internal static Option<bool> VerboseOption { get; } = new("--verbose")
     {
         Description = "Log progress and timings to standard error.",
         Recursive = true,
     };
-
-    /// <summary>Whether the arguments ask for a command-line verb rather than the Functions worker.</summary>
-    public static bool IsCommand(IReadOnlyList<string> args) => args.Count > 0 && Verbs.Contains(args[0]);
 
     /// <summary>
     /// Whether the Functions host launched this process as its worker: the host passes where to reach it

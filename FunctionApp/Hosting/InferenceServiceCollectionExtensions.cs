@@ -2,6 +2,7 @@ using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using FunctionApp.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace FunctionApp.Hosting;
 
@@ -24,6 +25,8 @@ public static class InferenceServiceCollectionExtensions
         services.AddSingleton<InferenceMetrics>();
         services.AddSingleton<ImageDecoder>();
         services.AddSingleton<DecodeBudget>();
+        services.AddHostedService<MemoryTrimmer>();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ImagePreprocessor>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<EnginePoolRegistry>();

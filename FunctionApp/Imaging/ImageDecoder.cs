@@ -33,6 +33,14 @@ public sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
                 "The data is not a supported image format; send JPEG, PNG, BMP, GIF or WebP.");
         }
 
+        // The size the header declares decides before any decoder exists (a header alone can declare a bomb).
+        if (ImageHeader.DeclaredSize(encoded, format) is { } declared && declared.Width * declared.Height > _limits.MaxPixels)
+        {
+            throw new ImageInputException(
+                ImageInputError.TooManyPixels,
+                $"The image declares {declared.Width}x{declared.Height} ({declared.Width * declared.Height:N0} pixels), over the limit of {_limits.MaxPixels:N0} pixels (ImageLimits:MaxPixels).");
+        }
+
         var data = SKData.CreateCopy(encoded);
         var stream = new SKMemoryStream(data);
         var codec = SKCodec.Create(stream, out var result);
