@@ -75,12 +75,58 @@ public class ModelPackageTests : IDisposable
     }
 
     [Fact]
-    public void Open_DuplicateLabels_AreRejected()
+    public void Open_RepeatedLabels_AreAcceptedAndAnswersTellThemApartByIndex()
+    {
+        // ImageNet's list has two "crane" classes (the bird and the machine): nothing requires labels to be unique.
+        var dir = Package();
+        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["crane", "green", "crane"]);
+
+        var package = ModelPackage.Open(dir);
+        using var pipeline = InferencePipeline.Create(package, new OnnxRuntimeOptions { IntraOpThreads = 1 });
+        var top = ScorePostprocessor.TopK([0.1f, 0.2f, 0.7f], package.Labels, 3);
+
+        Assert.Equal(["crane", "green", "crane"], package.Labels);
+        Assert.Equal([(2, "crane"), (1, "green"), (0, "crane")], top.Select(t => (t.Index, t.Label)));
+    }
+
+    [Fact]
+    public void ReadLabels_SynsetLines_DropTheIdsAndKeepCommas()
+    {
+        var path = _temp.Sub("synset.txt");
+        File.WriteAllLines(path, ["n01440764 tench, Tinca tinca", "n01443537 goldfish, Carassius auratus", "", "n02012849 crane"]);
+
+        Assert.Equal(["tench, Tinca tinca", "goldfish, Carassius auratus", "crane"], ModelPackage.ReadLabels(path));
+    }
+
+    [Fact]
+    public void ReadLabels_PlainLinesThatMerelyStartLikeAnId_StayWhole()
+    {
+        // Only a file whose every line is a synset line loses its ids.
+        var path = _temp.Sub("plain.txt");
+        File.WriteAllLines(path, ["n01440764 tench, Tinca tinca", "goldfish, Carassius auratus"]);
+
+        Assert.Equal(["n01440764 tench, Tinca tinca", "goldfish, Carassius auratus"], ModelPackage.ReadLabels(path));
+    }
+
+    [Fact]
+    public void Open_VersionUnlikeTheFolderItIsServedFrom_IsRefusedSayingBoth()
     {
         var dir = Package();
-        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["blue", "blue", "red"]);
 
-        Assert.Contains("repeats 'blue'", LoadFails(dir).Message);
+        var error = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(dir, PackageUse.Classifier, servedVersion: "2"));
+
+        Assert.Contains("model.json says version '1' but the package's folder is '2'", error.Message);
+    }
+
+    [Theory]
+    [InlineData("models/tiny-cnn/2", "2")]
+    [InlineData("anywhere/7", "7")]
+    [InlineData("anywhere/1.2", "1.2")]
+    [InlineData("anywhere/pkg-2", null)]
+    [InlineData("tiny-cnn/latest", "latest")]
+    public void FolderVersion_FolderLaidOutAsAModelsRoot_IsItsName(string relative, string? expected)
+    {
+        Assert.Equal(expected, ModelPackage.FolderVersion(_temp.Sub(relative), "tiny-cnn"));
     }
 
     [Fact]
