@@ -118,6 +118,28 @@ public class ModelPackageTests : IDisposable
         Assert.Contains("model.json says version '1' but the package's folder is '2'", error.Message);
     }
 
+    [Fact]
+    public async Task Serve_FolderVersionUnlikeTheManifests_RefusesToServeItAndSaysWhy()
+    {
+        // A copy of version 1 dropped in as version 9 without its manifest changed: it must not answer as "9".
+        using var models = new ModelRoot();
+        var copy = Path.Combine(models.Root, "tiny-cnn", "9");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(Path.Combine(models.Root, "tiny-cnn", "1")))
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        await using var server = await RunningServer.StartAsync(models.Settings());
+        using var content = new ByteArrayContent(Images.Solid(8, 8, SkiaSharp.SKColors.Red));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+
+        using var pinned = await server.Client.PostAsync("/api/predict?version=9", content);
+        var listing = System.Text.Json.JsonDocument.Parse(await server.Client.GetStringAsync("/api/models/tiny-cnn")).RootElement;
+
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, pinned.StatusCode);
+        Assert.Contains("model.json says version '1' but the package's folder is '9'", await pinned.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var nine = listing.GetProperty("versions").EnumerateArray().Single(v => v.GetProperty("version").GetString() == "9");
+        Assert.Contains("model.json says version '1' but the package's folder is '9'", nine.GetProperty("packageError").GetString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("models/tiny-cnn/2", "2")]
     [InlineData("anywhere/7", "7")]
