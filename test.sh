@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the test tools (Azurite, from npm, pinned in package-lock.json; Chromium, from Debian's packages),
+# Installs the test tools (Azurite, from npm, pinned in package-lock.json; Chromium and the Azure CLI, from Debian's packages),
 # builds the solution (warnings are errors) and runs every test. Needs the .NET 10 SDK, Node.js with npm, and
-# apt-get (as root, or with sudo) unless Chromium is already there.
+# apt-get (as root, or with sudo) unless Chromium and the Azure CLI are already there.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -11,19 +11,24 @@ if [ ! -x node_modules/.bin/azurite-blob ]; then
   npm ci --no-audit --no-fund
 fi
 
-# The try-it page tests drive headless Chromium through Playwright; Playwright's own browser downloads are never used.
-# CHROMIUM_PATH may name another Chromium or Chrome binary instead.
+# Debian packages the tests need, installed when missing: Chromium for the try-it page tests (driven through
+# Playwright; Playwright's own browser downloads are never used; CHROMIUM_PATH may name another Chromium or Chrome
+# binary), and the Azure CLI, which the README's "Bring your own model" commands use and a test runs as typed.
 chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
-if [ ! -x "$chromium" ]; then
-  echo "Chromium is not at $chromium; installing Debian's chromium package for the browser tests."
+missing=()
+[ -x "$chromium" ] || missing+=(chromium)
+command -v az >/dev/null || missing+=(azure-cli)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian's ${missing[*]} for the tests."
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "Installing Chromium needs root or sudo: run apt-get install chromium as root." >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "Installing ${missing[*]} needs root or sudo: run apt-get install ${missing[*]} as root." >&2; exit 1; }
     sudo=sudo
   fi
   $sudo apt-get update
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
   [ -x "$chromium" ] || { echo "Chromium is still missing at $chromium after the install." >&2; exit 1; }
+  command -v az >/dev/null || { echo "The Azure CLI (az) is still missing after the install." >&2; exit 1; }
 fi
 
 dotnet build FunctionApp.sln -c Release

@@ -157,6 +157,8 @@ public class TryItPageBrowserTests(TryItBrowserFixture fixture) : IClassFixture<
         await ExpectAnswerAsync(session.Page, api);
         Assert.Equal(k, await session.Page.Locator("#bars li").CountAsync());
         Assert.Equal("fashion-resnet18", api.GetProperty("model").GetString());
+        Assert.False(api.GetProperty("images")[0].TryGetProperty("lowConfidence", out _), "the sneaker scores above the model's floor");
+        await Expect(session.Page.Locator("#low")).ToBeHiddenAsync();
         await Expect(session.Page.Locator("#preview")).ToBeVisibleAsync();
         AssertCleanAndLocal(session);
         Assert.Contains(session.Requests, url => url.Contains("/api/predict?top=" + k, StringComparison.Ordinal));
@@ -166,6 +168,29 @@ public class TryItPageBrowserTests(TryItBrowserFixture fixture) : IClassFixture<
             await session.Page.Locator("#key").BlurAsync();
             await session.Page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         }
+    }
+
+    [Fact]
+    public async Task Drop_ImageBelowTheConfidenceFloor_ShowsTheLowConfidenceNote()
+    {
+        // Red and blue halves are no garment: the bundled model's best guess scores under its minScore.
+        var image = Images.Halves(64, 64, SkiaSharp.SKColors.Red, SkiaSharp.SKColors.Blue);
+        await using var session = await OpenAsync();
+        var api = await ApiAnswerAsync(image, 5);
+        Assert.True(api.GetProperty("images")[0].GetProperty("lowConfidence").GetBoolean());
+
+        await DropAsync(session.Page, "halves.png", "image/png", image);
+
+        await ExpectAnswerAsync(session.Page, api);
+        var note = session.Page.Locator("#low");
+        await Expect(note).ToBeVisibleAsync();
+        await Expect(note).ToContainTextAsync("Low confidence.");
+
+        // The next answer above the floor hides the note again.
+        await DropAsync(session.Page, "sneaker.png", "image/png", await File.ReadAllBytesAsync(Sneaker));
+        await Expect(session.Page.Locator("#bars li .label").First).ToHaveTextAsync("sneaker");
+        await Expect(note).ToBeHiddenAsync();
+        AssertCleanAndLocal(session);
     }
 
     [Fact]

@@ -147,11 +147,78 @@ public class CommandLineTests : IDisposable
         Assert.Contains("labels file has 2 labels but outputShape declares 3 classes", error);
     }
 
+    [Fact]
+    public async Task ModelsImport_PrintsWhatItReadWhatItGuessedAndTheManifest()
+    {
+        var onnx = TinyCnn.WriteVariant(_temp.Sub("export"), softmax: true, weightsAmongInputs: true);
+        var labels = _temp.Sub("labels.txt");
+        File.WriteAllLines(labels, ["red, scarlet", "green", "red, scarlet"]);
+
+        var (exit, output, error) = await Run("models", "import", onnx, "--name", "colours", "--labels", labels, "--out", _temp.Sub("models"));
+
+        Assert.True(exit == 0, error);
+        Assert.Contains($"Imported colours version 1 into {Path.Combine(_temp.Sub("models"), "colours", "1")}", output);
+        Assert.Contains("Read from the graph:", output);
+        Assert.Contains("  input    image [?,3,8,8] float: NCHW, 3 channels, 8x8, batch dynamic; 2 weights listed among the graph inputs were left out", output);
+        Assert.Contains("Guessed (each has an option to set it):", output);
+        Assert.Contains("  preset   torchvision: no --preset: made by FunctionApp.Tests, with an NCHW colour input", output);
+        Assert.Contains("  scores   probabilities: on the probe image every output lies in 0..1", output);
+        Assert.Contains("  classes 3: 0 \"red, scarlet\", 1 \"green\", 2 \"red, scarlet\"", output);
+        Assert.Contains("1 labels repeat, such as \"red, scarlet\" (0 and 2): answers tell them apart by their class index", output);
+        var manifest = FunctionApp.Inference.ModelManifest.Parse(output[(output.IndexOf("model.json:", StringComparison.Ordinal) + "model.json:".Length)..]);
+        Assert.Equal(("colours", "1", FunctionApp.Inference.ScoreKind.Probabilities), (manifest.Name, manifest.Version, manifest.Scores));
+    }
+
+    [Fact]
+    public async Task ModelsImport_NotAnOnnxFile_SaysSoWithoutAStackTrace()
+    {
+        var bogus = _temp.Sub("model.onnx");
+        await File.WriteAllTextAsync(bogus, "not a model");
+
+        var (exit, _, error) = await Run("models", "import", bogus, "--name", "x", "--out", _temp.Sub("models"));
+
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: model.onnx is not an ONNX model", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ModelsValidate_SeveralProblems_ListsEveryOne()
+    {
+        var dir = TinyCnn.WritePackage(Path.Combine(_temp.Path, "tiny-cnn", "4"));
+        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["only", "two"]);
+        File.WriteAllText(Path.Combine(dir, "model.json"), File.ReadAllText(Path.Combine(dir, "model.json")).Replace("\"outputTensor\": \"logits\"", "\"outputTensor\": \"scores\"", StringComparison.Ordinal));
+
+        var (exit, _, error) = await Run("models", "validate", dir);
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: the model package in {dir} has 3 problems:", error);
+        Assert.Contains("  - labels file has 2 labels but outputShape declares 3 classes", error);
+        Assert.Contains("  - model.json says version '1' but the package's folder is '4'", error);
+        Assert.Contains("  - outputTensor 'scores' is not an output of the ONNX graph; its outputs: 'logits' [?,3,1,1]", error);
+    }
+
+    [Fact]
+    public async Task ModelsSeal_VersionFolder_WritesTheFoldersVersion_OtherFoldersKeepTheManifests()
+    {
+        var laidOut = TinyCnn.WritePackage(Path.Combine(_temp.Path, "tiny-cnn", "2"));
+        var elsewhere = TinyCnn.WritePackage(_temp.Sub("pkg-2"));
+
+        var (exit, output, error) = await Run("models", "seal", laidOut);
+        var (exit2, output2, _) = await Run("models", "seal", elsewhere);
+
+        Assert.True(exit == 0 && exit2 == 0, error);
+        Assert.Equal("Sealed tiny-cnn version 2 (the folder's version; model.json said 1): 2 files listed in model.json", output.Trim());
+        Assert.Equal("Sealed tiny-cnn version 1: 2 files listed in model.json", output2.Trim());
+        Assert.Equal("2", FunctionApp.Inference.ModelPackage.Open(laidOut).Version);
+    }
+
     [Theory]
     [InlineData("predict")]
     [InlineData("train")]
     [InlineData("evaluate")]
     [InlineData("import-fashion-mnist")]
+    [InlineData("slice")]
     public async Task Help_EveryVerb_DescribesItsOptions(string verb)
     {
         var (exit, output, _) = await Run(verb, "--help");
@@ -159,6 +226,17 @@ public class CommandLineTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Contains("Usage:", output);
         Assert.Contains("Options:", output);
+    }
+
+    [Fact]
+    public async Task Help_ModelsImport_ListsThePresetsAndOverrides()
+    {
+        var (exit, output, _) = await Run("models", "import", "--help");
+
+        Assert.Equal(0, exit);
+        foreach (var option in new[] { "--name", "--version", "--labels", "--preset", "--out", "--layout", "--channel-order", "--pixel-scale", "--mean", "--std", "--resize", "--size" })
+            Assert.Contains(option, output);
+        Assert.Contains("torchvision, caffe, tensorflow, unit, raw", output);
     }
 
     [Fact]

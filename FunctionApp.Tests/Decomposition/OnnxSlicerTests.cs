@@ -32,13 +32,25 @@ public sealed class OnnxSlicerTests : IDisposable
     }
 
     [Fact]
-    public void PartitionByMaxBytes_KeepsEachSliceUnderTheLimitUnlessOneNodeIsLarger()
+    public void PartitionByMaxBytes_KeepsEachSliceUnderTheLimit_WithNoSliceHoldingNoWeights()
     {
-        long[] weights = [4, 4, 4, 20, 1, 1];
+        // Weightless nodes (activations, pooling) after a full slice join it instead of standing alone.
+        long[] weights = [4, 4, 0, 4, 0, 0, 8, 0, 1, 1];
 
         var ranges = OnnxSlicer.PartitionByMaxBytes(weights, 8);
 
-        Assert.Equal([(0, 2), (2, 3), (3, 4), (4, 6)], ranges);
+        Assert.Equal([(0, 3), (3, 6), (6, 8), (8, 10)], ranges);
+        Assert.All(ranges, r => Assert.InRange(weights[r.Start..r.End].Sum(), 1, 8));
+    }
+
+    [Fact]
+    public void PartitionByMaxBytes_ANodeLargerThanTheLimit_IsRefusedNamingIt()
+    {
+        long[] weights = [4, 4, 4, 20, 1, 1];
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => OnnxSlicer.PartitionByMaxBytes(weights, 8));
+
+        Assert.StartsWith("Node 3 alone brings 20 bytes of weights, more than the limit of 8.", error.Message, StringComparison.Ordinal);
     }
 
     /// <summary>

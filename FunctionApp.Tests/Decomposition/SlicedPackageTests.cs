@@ -54,6 +54,60 @@ public sealed class SlicedPackageTests : IDisposable
     }
 
     [Fact]
+    public async Task SliceVerb_OutIntoAVersionFolder_WritesThatVersion()
+    {
+        using var models = new ModelRoot();
+        var target = Path.Combine(models.Root, "tiny-cnn", "7");
+
+        var (exit, output, error) = await Cli("slice", "--model", Path.Combine(models.Root, "tiny-cnn", "1"), "--slices", "2", "--out", target);
+
+        Assert.True(exit == 0, error);
+        Assert.Contains($"to {target} as version 7", output, StringComparison.Ordinal);
+        Assert.Equal("7", ModelManifest.Parse(File.ReadAllText(Path.Combine(target, "model.json"))).Version);
+        await using var services = TestServices.Create(models.Settings());
+        var answer = await services.GetRequiredService<ImageClassifier>().ClassifyAsync(new NamedImage("x", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn", "7", 1);
+        Assert.Equal(("7", "red"), (answer.Version, answer.Images[0].Top![0].Label));
+    }
+
+    [Fact]
+    public async Task SliceVerb_MaxSliceMbBelowOneNodesWeights_NamesTheNodeAndWritesNothing()
+    {
+        var original = TinyCnn.WritePackage(_temp.Sub("tiny"));
+        var target = _temp.Sub("too-small");
+
+        // The tiny CNN's only weights: its convolution's 12 floats (48 bytes), above a limit of about 10 bytes.
+        var (exit, output, error) = await Cli("slice", "--model", original, "--max-slice-mb", "0.00001", "--out", target);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("No slice can stay under 0.00 MB: node 0 (Conv 'conv_conv', output 'conv') alone holds 0.00 MB of weights. Use a limit of at least 0.01 MB.", error, StringComparison.Ordinal);
+        Assert.Empty(output);
+        Assert.False(Directory.Exists(target));
+    }
+
+    [Fact]
+    public async Task SliceVerb_GrayscaleModel_AgreesWithTheWholeModel()
+    {
+        var onnx = TinyCnn.WriteVariant(_temp.Sub("export"), channels: 1, weightsAmongInputs: true);
+        var root = _temp.Sub("models");
+        var import = await Cli("models", "import", onnx, "--name", "gray", "--labels", Path.Combine(_temp.Sub("export"), "labels.txt"), "--out", root);
+        Assert.True(import.Exit == 0, import.Error);
+
+        var (exit, _, error) = await Cli("slice", "--model", Path.Combine(root, "gray", "1"), "--slices", "2", "--out", Path.Combine(root, "gray", "2"));
+
+        Assert.True(exit == 0, error);
+        await using var services = TestServices.Create(new Dictionary<string, string?> { ["Models:Root"] = root, ["OnnxRuntime:IntraOpThreads"] = "1" });
+        var classifier = services.GetRequiredService<ImageClassifier>();
+        foreach (var colour in new[] { SKColors.White, SKColors.Black, new SKColor(90, 140, 200) })
+        {
+            var image = new NamedImage("x", Images.Solid(12, 12, colour));
+            var whole = (await classifier.ClassifyAsync(image, "gray", "1", 2)).Images[0].Top!;
+            var sliced = (await classifier.ClassifyAsync(image, "gray", "2", 2)).Images[0].Top!;
+            Assert.Equal(whole.Select(t => t.Label), sliced.Select(t => t.Label));
+            Assert.All(whole.Zip(sliced), p => Assert.Equal(p.First.Score, p.Second.Score, 1e-5f));
+        }
+    }
+
+    [Fact]
     public async Task SlicedBundledModel_ClassifiesFashionImagesLikeTheOriginal()
     {
         var entry = TestServicesDefault.Entry();

@@ -19,7 +19,8 @@ public class FunctionsWorkerHostTests
 
         Assert.NotNull(classifier);
         Assert.Empty(registry.Pools);
-        Assert.Equal("fashion-resnet18", models.Default);
+        Assert.Null(models.Default); // unset: the bundled models root's only model is the default
+        Assert.Equal("fashion-resnet18", host.Services.GetRequiredService<ModelCatalog>().DefaultModel);
         await Task.CompletedTask;
     }
 }

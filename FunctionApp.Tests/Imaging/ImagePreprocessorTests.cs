@@ -39,6 +39,29 @@ public class ImagePreprocessorTests
         Assert.All(Channel(tensor, 2, 4), v => Assert.Equal(0f, v, 1e-4f));
     }
 
+    [Theory]
+    [InlineData(TensorLayout.Nchw)]
+    [InlineData(TensorLayout.Nhwc)]
+    public void Preprocess_OneChannel_WritesOnePlaneOfLuma(TensorLayout layout)
+    {
+        // BT.601 luma of (200, 100, 50): 0.299*200 + 0.587*100 + 0.114*50 = 124.2, within a byte's rounding.
+        var spec = Spec(scale: PixelScale.Byte, layout: layout, mean: [20], std: [2]) with { Channels = 1 };
+
+        var tensor = Preprocessor.Preprocess(Images.Solid(10, 6, new SKColor(200, 100, 50)), spec, out _);
+
+        Assert.Equal(16, tensor.Length);
+        Assert.All(tensor, v => Assert.Equal((124.2f - 20f) / 2f, v, 0.6f));
+    }
+
+    [Fact]
+    public void Validate_OneChannelWithThreeDifferentMeans_SaysHowManyItNeeds()
+    {
+        var spec = Spec(mean: [0.4f, 0.5f, 0.6f]) with { Channels = 1 };
+
+        Assert.Equal(["preprocessing.mean must have 1 values, one per channel, or one value for all (got 3)"], spec.Validate());
+        Assert.Empty((Spec() with { Channels = 1 }).Validate()); // the default [0,0,0] and [1,1,1] hold one value each
+    }
+
     [Fact]
     public void Preprocess_BgrByteScaleWithMeanAndStd_NormalisesPerTensorChannel()
     {

@@ -75,12 +75,80 @@ public class ModelPackageTests : IDisposable
     }
 
     [Fact]
-    public void Open_DuplicateLabels_AreRejected()
+    public void Open_RepeatedLabels_AreAcceptedAndAnswersTellThemApartByIndex()
+    {
+        // ImageNet's list has two "crane" classes (the bird and the machine): nothing requires labels to be unique.
+        var dir = Package();
+        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["crane", "green", "crane"]);
+
+        var package = ModelPackage.Open(dir);
+        using var pipeline = InferencePipeline.Create(package, new OnnxRuntimeOptions { IntraOpThreads = 1 });
+        var top = ScorePostprocessor.TopK([0.1f, 0.2f, 0.7f], package.Labels, 3);
+
+        Assert.Equal(["crane", "green", "crane"], package.Labels);
+        Assert.Equal([(2, "crane"), (1, "green"), (0, "crane")], top.Select(t => (t.Index, t.Label)));
+    }
+
+    [Fact]
+    public void ReadLabels_SynsetLines_DropTheIdsAndKeepCommas()
+    {
+        var path = _temp.Sub("synset.txt");
+        File.WriteAllLines(path, ["n01440764 tench, Tinca tinca", "n01443537 goldfish, Carassius auratus", "", "n02012849 crane"]);
+
+        Assert.Equal(["tench, Tinca tinca", "goldfish, Carassius auratus", "crane"], ModelPackage.ReadLabels(path));
+    }
+
+    [Fact]
+    public void ReadLabels_PlainLinesThatMerelyStartLikeAnId_StayWhole()
+    {
+        // Only a file whose every line is a synset line loses its ids.
+        var path = _temp.Sub("plain.txt");
+        File.WriteAllLines(path, ["n01440764 tench, Tinca tinca", "goldfish, Carassius auratus"]);
+
+        Assert.Equal(["n01440764 tench, Tinca tinca", "goldfish, Carassius auratus"], ModelPackage.ReadLabels(path));
+    }
+
+    [Fact]
+    public void Open_VersionUnlikeTheFolderItIsServedFrom_IsRefusedSayingBoth()
     {
         var dir = Package();
-        File.WriteAllLines(Path.Combine(dir, "labels.txt"), ["blue", "blue", "red"]);
 
-        Assert.Contains("repeats 'blue'", LoadFails(dir).Message);
+        var error = Assert.Throws<ModelPackageException>(() => ModelPackage.Open(dir, PackageUse.Classifier, servedVersion: "2"));
+
+        Assert.Contains("model.json says version '1' but the package's folder is '2'", error.Message);
+    }
+
+    [Fact]
+    public async Task Serve_FolderVersionUnlikeTheManifests_RefusesToServeItAndSaysWhy()
+    {
+        // A copy of version 1 dropped in as version 9 without its manifest changed: it must not answer as "9".
+        using var models = new ModelRoot();
+        var copy = Path.Combine(models.Root, "tiny-cnn", "9");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(Path.Combine(models.Root, "tiny-cnn", "1")))
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        await using var server = await RunningServer.StartAsync(models.Settings());
+        using var content = new ByteArrayContent(Images.Solid(8, 8, SkiaSharp.SKColors.Red));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+
+        using var pinned = await server.Client.PostAsync("/api/predict?version=9", content);
+        var listing = System.Text.Json.JsonDocument.Parse(await server.Client.GetStringAsync("/api/models/tiny-cnn")).RootElement;
+
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, pinned.StatusCode);
+        Assert.Contains("model.json says version '1' but the package's folder is '9'", await pinned.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var nine = listing.GetProperty("versions").EnumerateArray().Single(v => v.GetProperty("version").GetString() == "9");
+        Assert.Contains("model.json says version '1' but the package's folder is '9'", nine.GetProperty("packageError").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("models/tiny-cnn/2", "2")]
+    [InlineData("anywhere/7", "7")]
+    [InlineData("anywhere/1.2", "1.2")]
+    [InlineData("anywhere/pkg-2", null)]
+    [InlineData("tiny-cnn/latest", "latest")]
+    public void FolderVersion_FolderLaidOutAsAModelsRoot_IsItsName(string relative, string? expected)
+    {
+        Assert.Equal(expected, ModelPackage.FolderVersion(_temp.Sub(relative), "tiny-cnn"));
     }
 
     [Fact]

@@ -66,9 +66,13 @@ public static class BicepCli
         }
     }
 
+    /// <summary>The executable's path as the build wrote it into the test assembly.</summary>
+    public static string? ConfiguredPath =>
+        typeof(BicepCli).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().SingleOrDefault(a => a.Key == "BicepCli")?.Value;
+
     private static string Locate()
     {
-        var path = typeof(BicepCli).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().SingleOrDefault(a => a.Key == "BicepCli")?.Value;
+        var path = ConfiguredPath;
         Assert.False(string.IsNullOrEmpty(path), "The test assembly names no Bicep CLI (AssemblyMetadata BicepCli in FunctionApp.Tests.csproj).");
         Assert.True(File.Exists(path), $"{path} is missing: restore downloads it (PackageDownload Azure.Bicep.CommandLine.linux-x64 in FunctionApp.Tests.csproj; linux-x64 only).");
 

@@ -32,6 +32,18 @@ public class BicepLintTests
     }
 
     [Fact]
+    public void ConfiguredPath_WhateverNuGetPackagesSays_NamesTheCliInsideThePackageFolder()
+    {
+        // NuGetPackageRoot has no trailing slash when NUGET_PACKAGES is set without one; the path must not glue
+        // the folder to the package name ("packagesazure.bicep...").
+        var path = BicepCli.ConfiguredPath;
+
+        Assert.NotNull(path);
+        Assert.Contains("/azure.bicep.commandline.linux-x64/", path, StringComparison.Ordinal);
+        Assert.True(File.Exists(path), $"{path} does not exist");
+    }
+
+    [Fact]
     public void Files_AreMainAndEveryModule()
     {
         Assert.Equal(

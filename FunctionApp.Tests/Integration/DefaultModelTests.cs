@@ -34,6 +34,20 @@ public class DefaultModelTests(DefaultModelFixture fixture) : IClassFixture<Defa
         Assert.True(File.Exists(Path.Combine(entry.Directory, "resnet18.onnx")), "the build copies ResNet18.onnx from NuGet into the package");
     }
 
+    [Fact]
+    public async Task Classify_NoGarmentAndASneaker_OnlyTheFormerIsBelowTheBundledFloor()
+    {
+        var package = ModelPackage.Open(fixture.Entry.Directory);
+        var halves = await fixture.Classifier.ClassifyAsync(new NamedImage("halves", Images.Halves(64, 64, SkiaSharp.SKColors.Red, SkiaSharp.SKColors.Blue)), fixture.Entry, topK: 1);
+        var sneaker = Images.TestData("fashion", "sneaker", "t10k-00009.png");
+        var shoe = await fixture.Classifier.ClassifyAsync(new NamedImage("sneaker", await File.ReadAllBytesAsync(sneaker)), fixture.Entry, topK: 1);
+
+        Assert.Equal(0.6f, package.Manifest.MinScore);
+        Assert.True(halves.Images[0].LowConfidence);
+        Assert.True(halves.Images[0].Top![0].Score < 0.6f);
+        Assert.Null(shoe.Images[0].LowConfidence);
+    }
+
     [Theory]
     [InlineData("trouser")]
     [InlineData("bag")]

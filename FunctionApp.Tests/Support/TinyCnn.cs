@@ -74,6 +74,82 @@ public static class TinyCnn
         return model;
     }
 
+    /// <summary>The labels of the grayscale variant: class 0 for dark images, class 1 for light ones.</summary>
+    public static readonly string[] GrayLabels = ["dark", "light"];
+
+    /// <summary>
+    /// A variant of the tiny classifier for the shapes real exports come in: grayscale (1 channel: dark or light,
+    /// from 0-1 pixels) or colour (3 channels, as <see cref="Build"/>); NCHW or NHWC (a Transpose first); a dynamic or
+    /// fixed batch; weights also listed among the graph inputs, as ONNX exporters before IR 4 wrote them; and a
+    /// Softmax at the end, so the output already holds probabilities. The output is always [N, classes].
+    /// </summary>
+    public static ModelProto BuildVariant(int channels = 3, bool nhwc = false, bool dynamicBatch = true, bool weightsAmongInputs = false, bool softmax = false, string producer = "FunctionApp.Tests")
+    {
+        var graph = new GraphProto { Name = $"tiny-{channels}" };
+        var batch = dynamicBatch ? Dim("N") : Dim(1);
+        graph.Input.Add(nhwc
+            ? Tensor(InputName, TensorProto.Types.DataType.Float, batch, Dim(Size), Dim(Size), Dim(channels))
+            : Tensor(InputName, TensorProto.Types.DataType.Float, batch, Dim(channels), Dim(Size), Dim(Size)));
+        int classes = channels == 1 ? 2 : 3;
+        var weight = new TensorProto { Name = "weight", DataType = (int)TensorProto.Types.DataType.Float, Dims = { classes, channels, 1, 1 } };
+        var bias = new TensorProto { Name = "bias", DataType = (int)TensorProto.Types.DataType.Float, Dims = { classes } };
+        if (channels == 1)
+        {
+            // dark = relu(0.5 - x), light = relu(x - 0.5)
+            weight.FloatData.AddRange([-1f, 1f]);
+            bias.FloatData.AddRange([0.5f, -0.5f]);
+        }
+        else
+        {
+            weight.FloatData.AddRange([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+            bias.FloatData.AddRange([0, 0, 0]);
+        }
+
+        graph.Initializer.Add(weight);
+        graph.Initializer.Add(bias);
+        if (weightsAmongInputs)
+        {
+            graph.Input.Add(Tensor("weight", TensorProto.Types.DataType.Float, Dim(classes), Dim(channels), Dim(1), Dim(1)));
+            graph.Input.Add(Tensor("bias", TensorProto.Types.DataType.Float, Dim(classes)));
+        }
+
+        var first = InputName;
+        if (nhwc)
+        {
+            var transpose = Node("Transpose", [InputName], ["nchw"]);
+            transpose.Attribute.Add(new AttributeProto { Name = "perm", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 0, 3, 1, 2 } });
+            graph.Node.Add(transpose);
+            first = "nchw";
+        }
+
+        graph.Node.Add(Node("Conv", [first, "weight", "bias"], ["conv"]));
+        graph.Node.Add(Node("Relu", ["conv"], ["relu"]));
+        graph.Node.Add(Node("GlobalAveragePool", ["relu"], ["pooled"]));
+        var output = softmax ? "probabilities" : OutputName;
+        graph.Node.Add(Node("Flatten", ["pooled"], [softmax ? "flat" : output]));
+        if (softmax)
+        {
+            var node = Node("Softmax", ["flat"], [output]);
+            node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+            graph.Node.Add(node);
+        }
+
+        graph.Output.Add(Tensor(output, TensorProto.Types.DataType.Float, dynamicBatch ? Dim("N") : Dim(1), Dim(classes)));
+        var model = new ModelProto { IrVersion = 7, ProducerName = producer, Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 13 });
+        return model;
+    }
+
+    /// <summary>Writes a variant as an ONNX file (with a labels file beside it) and returns the ONNX file's path.</summary>
+    public static string WriteVariant(string directory, int channels = 3, bool nhwc = false, bool dynamicBatch = true, bool weightsAmongInputs = false, bool softmax = false, string producer = "FunctionApp.Tests")
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "model.onnx");
+        File.WriteAllBytes(path, BuildVariant(channels, nhwc, dynamicBatch, weightsAmongInputs, softmax, producer).ToByteArray());
+        File.WriteAllLines(Path.Combine(directory, "labels.txt"), channels == 1 ? GrayLabels : ["red", "green", "blue"]);
+        return path;
+    }
+
     private static NodeProto Node(string op, string[] inputs, string[] outputs)
     {
         var node = new NodeProto { OpType = op, Name = op.ToLowerInvariant() + "_" + outputs[0] };

@@ -54,6 +54,7 @@ public class TransferLearningTrainerTests : IDisposable
 
         Assert.True(exit == 0, stderr.ToString());
         Assert.Contains("Wrote model colours version 3", stdout.ToString());
+        Assert.Matches(@"(?m)^train: featurizing: 80 of 80 images in \d+:\d\d \(", stderr.ToString()); // progress, on standard error
         foreach (var file in new[] { "model.json", "labels.txt", "head.zip", "tiny.onnx", "training.json" })
             Assert.True(File.Exists(Path.Combine(output, file)), file);
         Assert.Equal(["amber", "crimson", "navy", "teal"], File.ReadAllLines(Path.Combine(output, "labels.txt")));

@@ -12,6 +12,8 @@ public static class HttpApiServiceCollectionExtensions
         services.AddBlobProcessing(); // chains run through storage
         services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddProblemDetails();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<Inference.ModelsOptions>, Inference.DefaultModelValidator>(); // requests may name no model
+
         services.AddSingleton<PredictRequestReader>();
         services.AddSingleton<ModelDescriptions>();
         services.AddSingleton<ReadinessProbe>();

@@ -25,7 +25,7 @@ public sealed record ModelOutputInfo(string Tensor, IReadOnlyList<long> Shape, S
 
 public sealed record ColdStartInfo(ModelLoadState State, int LoadAttempts, double? LoadMs, double? FirstPredictionMs, DateTimeOffset? LoadedAt, string? LastError);
 
-public sealed record ModelListing(string DefaultModel, IReadOnlyList<ModelVersionInfo> Models);
+public sealed record ModelListing(string? DefaultModel, IReadOnlyList<ModelVersionInfo> Models);
 
 public sealed record ModelVersions(string Name, IReadOnlyList<ModelVersionInfo> Versions);
 
@@ -62,7 +62,7 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
         bool isDefault = entry.Name == catalog.DefaultModel && isActive;
         try
         {
-            var package = ModelPackage.Open(entry.Directory);
+            var package = ModelPackage.Open(entry.Directory, PackageUse.Classifier, servedVersion: entry.Version);
             var m = package.Manifest;
             var p = m.Preprocessing;
             var input = new ModelInputInfo(m.InputTensor, InferencePipeline.InputDims(p).Select(d => (long)d).ToArray(), p.Layout, p.ChannelOrder, p.PixelScale == PixelScale.Unit ? "0-1" : "0-255", p.Resize, p.Mean, p.Std);

@@ -26,8 +26,8 @@ public sealed partial class ModelWarmUpService(ReadinessProbe readiness, IOption
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Warmed up model {Model} version {Version} (load {LoadMs:F0} ms)")]
-    private partial void LogWarm(string model, string? version, double loadMs);
+    private partial void LogWarm(string? model, string? version, double loadMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not warm up model {Model}: {Reason}; it will load on first use")]
-    private partial void LogNotWarm(string model, string? reason);
+    private partial void LogNotWarm(string? model, string? reason);
 }

@@ -27,11 +27,12 @@ public sealed partial class PredictionApi(
     public Task<IResult> PredictAsync(HttpRequest request, CancellationToken cancellationToken) => GuardAsync(async () =>
     {
         var body = await reader.ReadAsync(request, cancellationToken);
+        var minScore = MinScoreQuery.Read(request.Query);
         var entry = catalog.Resolve(body.Model, body.Version);
         if (body.Images.Count == 1)
-            return TypedResults.Json(await classifier.ClassifyAsync(body.Images[0], entry, body.Top, cancellationToken), ApiJson.Options);
+            return TypedResults.Json(await classifier.ClassifyAsync(body.Images[0], entry, body.Top, minScore, cancellationToken), ApiJson.Options);
 
-        var result = await classifier.ClassifyBatchAsync(body.Images, entry, body.Top, cancellationToken);
+        var result = await classifier.ClassifyBatchAsync(body.Images, entry, body.Top, minScore, cancellationToken);
         if (result.Images.All(i => !i.Succeeded))
         {
             var first = result.Images[0];

@@ -3,7 +3,7 @@ using FunctionApp.Inference;
 namespace FunctionApp.Api;
 
 /// <summary>The answer to "can this instance serve predictions?"</summary>
-public sealed record Readiness(bool Ready, string Model, string? Version, ColdStartFacts? ColdStart, string? Error);
+public sealed record Readiness(bool Ready, string? Model, string? Version, ColdStartFacts? ColdStart, string? Error);
 
 /// <summary>
 /// Ready means the default model is loaded and one prediction on it works. Asking may trigger the lazy

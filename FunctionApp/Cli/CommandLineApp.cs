@@ -80,10 +80,20 @@ public static class CommandLineApp
             ContentRootPath = AppContext.BaseDirectory,
             DisableDefaults = false,
         });
+        bool verbose = parse.GetValue(VerboseOption);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        builder.Logging.AddFilter((category, level) => level >= (parse.GetValue(VerboseOption) ? LogLevel.Information : LogLevel.Warning));
+
+        // A one-shot verb is not a service: the host's own lines ("Application started. Press Ctrl+C to shut down.") stay out.
+        builder.Logging.AddFilter((category, level) => level >= (verbose && category != "Microsoft.Hosting.Lifetime" ? LogLevel.Information : LogLevel.Warning));
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        // ONNX Runtime writes its own warnings (such as weights listed among a graph's inputs) straight to standard
+        // error; a command keeps them for --verbose.
+        Microsoft.ML.OnnxRuntime.OrtEnv.Instance().EnvLogLevel = verbose
+            ? Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING
+            : Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
         builder.Services.AddInference();
         var host = builder.Build();
         host.Start();

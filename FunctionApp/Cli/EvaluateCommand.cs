@@ -21,7 +21,13 @@ internal static class EvaluateCommand
             var entry = CommandLineApp.ResolveModel(host.Services, parse.GetValue(model));
             var folder = LabelledImageFolder.Scan(parse.GetValue(data)!.FullName, parse.GetValue(maxPerClass));
             var evaluator = new ClassifierEvaluator(host.Services.GetRequiredService<ImageClassifier>());
-            var report = await evaluator.EvaluateAsync(entry, folder, cancellationToken: ct);
+            EvaluationReport report;
+            using (var progress = CliProgress.Start(parse, "evaluate", folder.Images.Count, "images"))
+            {
+                report = await evaluator.EvaluateAsync(entry, folder, progress, ct);
+                progress.Complete();
+            }
+
             await output.WriteLineAsync($"Model {report.Model} version {report.Version} on {folder.Root}");
             await output.WriteLineAsync($"  top-1 accuracy {report.Accuracy:P2} ({report.Correct} of {report.Images}; {report.Unreadable} unreadable)");
             foreach (var (label, accuracy) in report.PerClassAccuracy)

@@ -17,7 +17,13 @@ internal static class ImportFashionMnistCommand
         var command = new Command("import-fashion-mnist", "Write Fashion-MNIST as a labelled folder of PNG images.") { source, split, output, maxPerClass };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async writer =>
         {
-            int written = FashionMnistImporter.Import(parse.GetValue(source)!.FullName, parse.GetValue(split)!, parse.GetValue(output)!.FullName, parse.GetValue(maxPerClass));
+            int written;
+            using (var progress = CliProgress.Start(parse, "import-fashion-mnist", 0, "images"))
+            {
+                written = FashionMnistImporter.Import(parse.GetValue(source)!.FullName, parse.GetValue(split)!, parse.GetValue(output)!.FullName, parse.GetValue(maxPerClass), progress);
+                progress.Complete();
+            }
+
             await writer.WriteLineAsync($"Wrote {written} images to {parse.GetValue(output)!.FullName}");
             return 0;
         }));

@@ -9,6 +9,8 @@ namespace FunctionApp.Cli;
 /// <summary><c>predict IMAGE... [--model DIR] [--top K] [--json]</c></summary>
 internal static class PredictCommand
 {
+    private const int BatchSize = 32;
+    private const string LowConfidenceMark = " (low confidence)";
     private static readonly string[] Header = ["IMAGE", "RANK", "LABEL", "SCORE", "MS"];
 
     public static Command Create()
@@ -17,13 +19,19 @@ internal static class PredictCommand
         var model = new Option<string?>("--model", "-m") { Description = "A model package folder; defaults to the default model." };
         var top = new Option<int>("--top", "-k") { Description = "How many labels to show per image.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var minScore = new Option<float?>("--min-score") { Description = "Confidence floor from 0 to 1: answers whose top score is lower are marked low confidence (default: the model's minScore)." };
+        minScore.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<float?>() is { } floor && !(floor >= 0f && floor <= 1f))
+                r.AddError("--min-score must be from 0 to 1.");
+        });
         top.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 1)
                 r.AddError("--top must be at least 1.");
         });
 
-        var command = new Command("predict", "Classify images and print the top labels.") { images, model, top, json };
+        var command = new Command("predict", "Classify images and print the top labels.") { images, model, top, json, minScore };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
             using var host = CommandLineApp.BuildHost(parse);
@@ -32,7 +40,11 @@ internal static class PredictCommand
             var files = parse.GetValue(images)!;
             var results = new List<ImagePrediction>();
             string version = entry.Version;
-            foreach (var chunk in files.Chunk(32))
+            float? floor = parse.GetValue(minScore);
+
+            // One batch answers at once; more images than that show their progress.
+            using var progress = files.Length > BatchSize ? CliProgress.Start(parse, "predict", files.Length, "images") : null;
+            foreach (var chunk in files.Chunk(BatchSize))
             {
                 var batch = new List<NamedImage>();
                 foreach (var file in chunk)
@@ -46,12 +58,17 @@ internal static class PredictCommand
                     batch.Add(new NamedImage(file.Name, await File.ReadAllBytesAsync(file.FullName, ct)));
                 }
 
-                if (batch.Count == 0)
-                    continue;
-                var result = await classifier.ClassifyBatchAsync(batch, entry, parse.GetValue(top), ct);
-                version = result.Version;
-                results.AddRange(result.Images);
+                if (batch.Count > 0)
+                {
+                    var result = await classifier.ClassifyBatchAsync(batch, entry, parse.GetValue(top), floor, ct);
+                    version = result.Version;
+                    results.AddRange(result.Images);
+                }
+
+                progress?.Report(results.Count);
             }
+
+            progress?.Complete();
 
             var answer = new PredictionResult(entry.Name, version, results);
             if (parse.GetValue(json))
@@ -82,12 +99,15 @@ internal static class PredictCommand
             for (int i = 0; i < image.Top.Count; i++)
             {
                 var label = image.Top[i];
-                rows.Add([i == 0 ? image.Name ?? "-" : string.Empty, (i + 1).ToString(CultureInfo.InvariantCulture), label.Label, label.Score.ToString("F4", CultureInfo.InvariantCulture), i == 0 ? ms : string.Empty]);
+                var mark = i == 0 && image.LowConfidence == true ? LowConfidenceMark : string.Empty;
+                rows.Add([i == 0 ? image.Name ?? "-" : string.Empty, (i + 1).ToString(CultureInfo.InvariantCulture), label.Label + mark, label.Score.ToString("F4", CultureInfo.InvariantCulture), i == 0 ? ms : string.Empty]);
             }
         }
 
         var widths = Enumerable.Range(0, 5).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach (var row in rows)
             await output.WriteLineAsync(string.Join("  ", row.Select((cell, c) => c is 1 or 3 or 4 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd());
+        if (result.Images.Any(i => i.LowConfidence == true))
+            await output.WriteLineAsync("Low confidence: the top score is below the model's confidence floor (minScore); the image may show none of its classes.");
     }
 }

@@ -27,12 +27,18 @@ internal static class SliceCommand
             var entry = CommandLineApp.ResolveModel(host.Services, parse.GetValue(model));
             var package = ModelPackage.Open(entry.Directory);
             long? maxBytes = parse.GetValue(maxMb) is { } mb ? (long)(mb * 1024 * 1024) : null;
+
+            // Four steps: cut and write the slices, load the original, load the slices, compare one inference.
+            using var progress = CliProgress.Start(parse, "slice", 4, "steps");
             var sliced = PackageSlicer.Slice(package, parse.GetValue(slices), maxBytes, parse.GetValue(output)!.FullName);
+            progress.Report(1);
 
             // The sliced package must load and agree with the original before it is called done.
             var runtime = host.Services.GetRequiredService<IOptions<OnnxRuntimeOptions>>().Value;
             using var original = InferencePipeline.Create(package, runtime);
+            progress.Report(2);
             using var slicedPipeline = InferencePipeline.Create(ModelPackage.Open(sliced.Directory), runtime);
+            progress.Report(3);
             var probe = new float[package.Manifest.Preprocessing.TensorLength];
             var random = new Random(1);
             for (int i = 0; i < probe.Length; i++)
@@ -40,8 +46,11 @@ internal static class SliceCommand
             using var a = original.CreateEngine();
             using var b = slicedPipeline.CreateEngine();
             float difference = a.Predict(new TensorInput { Pixels = probe }).Scores.Zip(b.Predict(new TensorInput { Pixels = probe }).Scores).Max(p => Math.Abs(p.First - p.Second));
+            progress.Report(4);
+            progress.Complete();
 
-            await writer.WriteLineAsync($"Wrote {sliced.Slices.Count} slices of {package.Name} version {package.Version} to {sliced.Directory}");
+            var asVersion = sliced.Version == package.Version ? string.Empty : $" as version {sliced.Version}";
+            await writer.WriteLineAsync($"Wrote {sliced.Slices.Count} slices of {package.Name} version {package.Version} to {sliced.Directory}{asVersion}");
             foreach (var slice in sliced.Slices)
                 await writer.WriteLineAsync($"  {slice.File,-14} nodes {slice.FirstNode,4}-{slice.FirstNode + slice.NodeCount - 1,-4} weights {slice.WeightBytes / 1048576.0,7:F2} MB  in: {string.Join(", ", slice.Inputs.Select(t => t.Name))}");
             await writer.WriteLineAsync($"  largest slice {sliced.Slices.Max(s => s.WeightBytes) / (double)Math.Max(1, sliced.TotalWeightBytes):P0} of the weights; scores differ from the original by at most {difference:G3}");

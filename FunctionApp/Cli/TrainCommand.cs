@@ -42,7 +42,12 @@ internal static class TrainCommand
                 parse.GetValue(holdout),
                 parse.GetValue(seed),
                 parse.GetValue(description));
-            var report = await trainer.TrainAsync(package, request, ct);
+            TrainingReport report;
+            using (var progress = CliProgress.Start(parse, "train: featurizing", 0, "images"))
+            {
+                report = await trainer.TrainAsync(package, request with { Progress = progress }, ct);
+                progress.Complete();
+            }
 
             // The package must load like any other before it is called done.
             using var pipeline = InferencePipeline.Create(ModelPackage.Open(request.OutputDirectory), new OnnxRuntimeOptions());

@@ -62,12 +62,33 @@ public static class OnnxSlicer
         return ranges;
     }
 
-    /// <summary>Contiguous ranges, each holding at most <paramref name="maxBytes"/> of weights (a single larger node stands alone).</summary>
+    /// <summary>
+    /// Contiguous ranges, each holding at most <paramref name="maxBytes"/> of weights. Every range but a weightless
+    /// model's only one starts with a node that brings weights, so no slice is left holding none.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A single node brings more than <paramref name="maxBytes"/>: the limit cannot be met.</exception>
     public static IReadOnlyList<(int Start, int End)> PartitionByMaxBytes(IReadOnlyList<long> weights, long maxBytes)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        int largest = LargestNode(weights);
+        if (largest >= 0 && weights[largest] > maxBytes)
+            throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, $"Node {largest} alone brings {weights[largest]:N0} bytes of weights, more than the limit of {maxBytes:N0}.");
         return Greedy(weights, maxBytes);
+    }
+
+    /// <summary>The index of the node that brings the most weight bytes, or -1 for no nodes.</summary>
+    public static int LargestNode(IReadOnlyList<long> weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        int largest = -1;
+        for (int i = 0; i < weights.Count; i++)
+        {
+            if (largest < 0 || weights[i] > weights[largest])
+                largest = i;
+        }
+
+        return largest;
     }
 
     /// <summary>Builds the sub-models for the ranges. <paramref name="tensors"/> gives the type and shape of every tensor that may cross.</summary>

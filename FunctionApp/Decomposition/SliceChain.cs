@@ -114,7 +114,7 @@ public sealed partial class SliceChain(
         catch (Exception ex) when (ex is ImageInputException or ApiRequestException || (conclude is not null && ex is not OperationCanceledException))
         {
             var reason = ex is ImageInputException or ApiRequestException ? ex.Message : FailureReasons.AfterRetries(ex, conclude!.Value.Tries);
-            var failed = new ChainState(id, catalog.DefaultModel, string.Empty, 0, Failed, prediction.Value.DefaultTopK, time.GetUtcNow(), time.GetUtcNow(), null, reason, source);
+            var failed = new ChainState(id, catalog.DefaultModel ?? string.Empty, string.Empty, 0, Failed, prediction.Value.DefaultTopK, time.GetUtcNow(), time.GetUtcNow(), null, reason, source);
             await WriteStateAsync(storage.Chains, failed, cancellationToken);
             return await WriteResultForSourceAsync(failed, cancellationToken) == OutcomeWrite.Superseded ? BlobOutcome.Missing : BlobOutcome.Failed;
         }

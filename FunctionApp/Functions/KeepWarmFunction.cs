@@ -19,5 +19,5 @@ public sealed partial class KeepWarmFunction(ReadinessProbe readiness, ILogger<K
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Keep-warm: model {Model} version {Version} ready {Ready} {Error}")]
-    private partial void LogKeepWarm(string model, string? version, bool ready, string? error);
+    private partial void LogKeepWarm(string? model, string? version, bool ready, string? error);
 }

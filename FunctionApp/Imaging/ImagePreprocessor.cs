@@ -162,7 +162,7 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         using var canvas = new SKCanvas(target);
         canvas.Clear(SKColors.White);
         bool strongDownscale = source.Width >= 2f * spec.Width || source.Height >= 2f * spec.Height;
-        using var paint = spec.Grayscale ? new SKPaint { ColorFilter = GrayscaleFilter } : null;
+        using var paint = spec.Grayscale || spec.Channels == 1 ? new SKPaint { ColorFilter = GrayscaleFilter } : null;
         canvas.DrawImage(image, source, new SKRect(0, 0, spec.Width, spec.Height), strongDownscale ? BilinearMipmapped : Bilinear, paint);
         canvas.Flush();
         return target;
@@ -212,22 +212,32 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         int pixels = spec.Width * spec.Height;
         if (rendered.Width != spec.Width || rendered.Height != spec.Height || rendered.ColorType != SKColorType.Rgba8888)
             throw new ArgumentException("The bitmap must be RGBA at the spec's size.", nameof(rendered));
-        if (destination.Length != 3 * pixels)
+        if (destination.Length != spec.TensorLength)
             throw new ArgumentException("The destination has the wrong length.", nameof(destination));
 
         // value = (byte * pixelScale - mean) / std, folded into one multiply-add per channel.
         float unit = spec.PixelScale == PixelScale.Unit ? 1f / 255f : 1f;
-        Span<float> multiply = stackalloc float[3];
-        Span<float> add = stackalloc float[3];
-        for (int c = 0; c < 3; c++)
+        int channels = spec.Channels;
+        Span<float> multiply = stackalloc float[channels];
+        Span<float> add = stackalloc float[channels];
+        for (int c = 0; c < channels; c++)
         {
-            multiply[c] = unit / spec.Std[c];
-            add[c] = -spec.Mean[c] / spec.Std[c];
+            multiply[c] = unit / spec.StdOf(c);
+            add[c] = -spec.MeanOf(c) / spec.StdOf(c);
+        }
+
+        var rgba = rendered.GetPixelSpan();
+        if (channels == 1)
+        {
+            // Rendered through the grayscale filter: every colour byte holds the luma. One plane in either layout.
+            float m = multiply[0], a = add[0];
+            for (int i = 0; i < pixels; i++)
+                destination[i] = rgba[i * 4] * m + a;
+            return;
         }
 
         // Tensor channel c reads RGBA byte offset sourceOffset[c].
         Span<int> sourceOffset = spec.ChannelOrder == ChannelOrder.Rgb ? [0, 1, 2] : [2, 1, 0];
-        var rgba = rendered.GetPixelSpan();
 
         if (spec.Layout == TensorLayout.Nchw)
         {

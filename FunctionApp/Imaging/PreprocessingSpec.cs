@@ -14,10 +14,16 @@ public sealed record PreprocessingSpec
     public ChannelOrder ChannelOrder { get; init; } = ChannelOrder.Rgb;
     public PixelScale PixelScale { get; init; } = PixelScale.Unit;
 
-    /// <summary>Per-channel mean, in the tensor's channel order, subtracted after scaling.</summary>
+    /// <summary>
+    /// Colour channels the model reads: 3 (default), or 1 for grayscale models such as digit classifiers, which get the
+    /// image's luma (ITU-R BT.601); <see cref="ChannelOrder"/> then does not apply.
+    /// </summary>
+    public int Channels { get; init; } = 3;
+
+    /// <summary>Per-channel mean, in the tensor's channel order, subtracted after scaling (one value, or equal values, apply to every channel).</summary>
     public IReadOnlyList<float> Mean { get; init; } = [0f, 0f, 0f];
 
-    /// <summary>Per-channel standard deviation, in the tensor's channel order, divided after the mean.</summary>
+    /// <summary>Per-channel standard deviation, in the tensor's channel order, divided after the mean (one value, or equal values, apply to every channel).</summary>
     public IReadOnlyList<float> Std { get; init; } = [1f, 1f, 1f];
 
     public ResizeMode Resize { get; init; } = ResizeMode.Stretch;
@@ -35,22 +41,33 @@ public sealed record PreprocessingSpec
     public int ResizeShorterSide => ShorterSide ?? Math.Max(Width, Height);
 
     [JsonIgnore]
-    public int TensorLength => 3 * Width * Height;
+    public int TensorLength => Channels * Width * Height;
+
+    /// <summary>The mean of tensor channel <paramref name="channel"/>.</summary>
+    public float MeanOf(int channel) => Mean.Count == Channels ? Mean[channel] : Mean[0];
+
+    /// <summary>The standard deviation of tensor channel <paramref name="channel"/>.</summary>
+    public float StdOf(int channel) => Std.Count == Channels ? Std[channel] : Std[0];
 
     /// <summary>Returns the problems with this spec, or none.</summary>
     public IEnumerable<string> Validate()
     {
         if (Width is < 1 or > 4096 || Height is < 1 or > 4096)
             yield return $"preprocessing width and height must be between 1 and 4096 (got {Width}x{Height})";
-        if (Mean.Count != 3)
-            yield return $"preprocessing.mean must have 3 values, one per channel (got {Mean.Count})";
-        if (Std.Count != 3)
-            yield return $"preprocessing.std must have 3 values, one per channel (got {Std.Count})";
+        if (Channels is not (1 or 3))
+            yield return $"preprocessing.channels must be 1 or 3 (got {Channels})";
+        if (!FitsChannels(Mean))
+            yield return $"preprocessing.mean must have {Channels} values, one per channel, or one value for all (got {Mean.Count})";
+        if (!FitsChannels(Std))
+            yield return $"preprocessing.std must have {Channels} values, one per channel, or one value for all (got {Std.Count})";
         else if (Std.Any(s => !(s > 0f) || float.IsInfinity(s)))
             yield return "preprocessing.std values must be positive and finite";
         if (Resize == ResizeMode.CenterCrop && ResizeShorterSide < Math.Max(Width, Height))
             yield return $"preprocessing.shorterSide ({ResizeShorterSide}) must be at least the crop size ({Math.Max(Width, Height)})";
     }
+
+    private bool FitsChannels(IReadOnlyList<float> values) =>
+        values.Count == Channels || (values.Count > 0 && values.All(v => v.Equals(values[0])));
 }
 
 public enum TensorLayout

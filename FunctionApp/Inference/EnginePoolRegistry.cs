@@ -31,7 +31,7 @@ public sealed class EnginePoolRegistry(
         return _pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
             entry.Name,
             entry.Version,
-            () => InferencePipeline.Create(ModelPackage.Open(key), runtimeOptions.Value),
+            () => InferencePipeline.Create(ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version), runtimeOptions.Value),
             poolOptions.Value,
             loggerFactory.CreateLogger<EnginePool>(),
             metrics))).Value;

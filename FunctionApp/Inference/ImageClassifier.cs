@@ -8,8 +8,11 @@ namespace FunctionApp.Inference;
 /// <summary>Time spent per stage for one image, in milliseconds.</summary>
 public sealed record StageTimings(double DecodeMs, double PreprocessMs, double InferenceMs);
 
-/// <summary>The answer for one image: its top labels, or why it could not be classified.</summary>
-public sealed record ImagePrediction(string? Name, IReadOnlyList<LabelScore>? Top, StageTimings? Timings, ImageInputError? ErrorKind = null, string? Error = null)
+/// <summary>
+/// The answer for one image: its top labels, or why it could not be classified. <paramref name="LowConfidence"/> is
+/// true (and otherwise null, so JSON leaves it out) when the top score is below the confidence floor.
+/// </summary>
+public sealed record ImagePrediction(string? Name, IReadOnlyList<LabelScore>? Top, StageTimings? Timings, ImageInputError? ErrorKind = null, string? Error = null, bool? LowConfidence = null)
 {
     [System.Text.Json.Serialization.JsonIgnore]
     public bool Succeeded => Top is not null;
@@ -49,14 +52,23 @@ public sealed partial class ImageClassifier(
         ClassifyAsync(image, catalog.Resolve(model, version), topK, cancellationToken);
 
     /// <inheritdoc cref="ClassifyAsync(NamedImage, string?, string?, int?, CancellationToken)"/>
-    public async Task<PredictionResult> ClassifyAsync(NamedImage image, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default)
+    public Task<PredictionResult> ClassifyAsync(NamedImage image, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default) =>
+        ClassifyAsync(image, entry, topK, minScore: null, cancellationToken);
+
+    /// <summary>Classifies one image; <paramref name="minScore"/> replaces the model's confidence floor (its manifest's <c>minScore</c>) for this call.</summary>
+    /// <inheritdoc cref="ClassifyAsync(NamedImage, string?, string?, int?, CancellationToken)"/>
+    public async Task<PredictionResult> ClassifyAsync(NamedImage image, ModelEntry entry, int? topK, float? minScore, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
         int k = ResolveTopK(topK);
-        return await WithPoolAsync(entry, pool => ClassifyOnAsync(pool, image, k, cancellationToken));
+        return await WithPoolAsync(entry, pool => ClassifyOnAsync(pool, image, k, minScore, cancellationToken));
     }
 
-    private async Task<PredictionResult> ClassifyOnAsync(EnginePool pool, NamedImage image, int k, CancellationToken cancellationToken)
+    /// <summary>True when a floor applies and the best score is under it; null otherwise, so that answers leave it out.</summary>
+    private static bool? BelowFloor(IReadOnlyList<LabelScore> top, float? floor) =>
+        floor is { } f && top.Count > 0 && top[0].Score < f ? true : null;
+
+    private async Task<PredictionResult> ClassifyOnAsync(EnginePool pool, NamedImage image, int k, float? minScore, CancellationToken cancellationToken)
     {
         using var activity = InferenceActivity.Classify(pool.Model, pool.Version, 1);
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
@@ -82,7 +94,7 @@ public sealed partial class ImageClassifier(
 
         var top = ScorePostprocessor.Rank(scores, manifest.Scores, pipeline.Package.Labels, k);
         var timings = new StageTimings(prep.Decode.TotalMilliseconds, prep.Preprocess.TotalMilliseconds, inference.TotalMilliseconds);
-        return new PredictionResult(pool.Model, pool.Version, [new ImagePrediction(image.Name, top, timings)]);
+        return new PredictionResult(pool.Model, pool.Version, [new ImagePrediction(image.Name, top, timings, LowConfidence: BelowFloor(top, minScore ?? manifest.MinScore))]);
     }
 
     /// <summary>
@@ -90,14 +102,22 @@ public sealed partial class ImageClassifier(
     /// once over every image that decoded. An image that cannot be used gets an error entry; the others
     /// are still answered.
     /// </summary>
-    public async Task<PredictionResult> ClassifyBatchAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default)
+    public Task<PredictionResult> ClassifyBatchAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, int? topK = null, CancellationToken cancellationToken = default) =>
+        ClassifyBatchAsync(images, entry, topK, minScore: null, cancellationToken);
+
+    /// <summary>Classifies many images as one batch; <paramref name="minScore"/> replaces the model's confidence floor for this call.</summary>
+    public async Task<PredictionResult> ClassifyBatchAsync(IReadOnlyList<NamedImage> images, ModelEntry entry, int? topK, float? minScore, CancellationToken cancellationToken = default)
     {
         int k = ResolveTopK(topK);
         var scored = await ScoreImagesAsync(images, entry, cancellationToken);
-        var results = scored.Images.Select((image, i) => image.Error is { } error
-            ? new ImagePrediction(images[i].Name, null, null, error.Error, error.Message)
-            : new ImagePrediction(images[i].Name, ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, k), image.Timings))
-            .ToList();
+        var floor = minScore ?? scored.Package.Manifest.MinScore;
+        var results = scored.Images.Select((image, i) =>
+        {
+            if (image.Error is { } error)
+                return new ImagePrediction(images[i].Name, null, null, error.Error, error.Message);
+            var top = ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, k);
+            return new ImagePrediction(images[i].Name, top, image.Timings, LowConfidence: BelowFloor(top, floor));
+        }).ToList();
         return new PredictionResult(scored.Model, scored.Version, results);
     }
 

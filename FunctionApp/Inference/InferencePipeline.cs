@@ -65,11 +65,7 @@ public sealed class InferencePipeline : IDisposable
         OnnxSignature signature;
         try
         {
-            // A sliced model's signature: the first slice's inputs, every slice's outputs.
-            signature = package.IsSliced
-                ? package.Manifest.Slices!.Select(sl => OnnxSignature.Read(Path.Combine(package.Directory, sl.File)))
-                    .Aggregate((first, next) => first with { Outputs = [.. first.Outputs, .. next.Outputs] })
-                : OnnxSignature.Read(package.OnnxPath);
+            signature = ReadSignature(package.Directory, manifest);
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException)
         {
@@ -227,8 +223,15 @@ public sealed class InferencePipeline : IDisposable
     }
 
     internal static int[] InputDims(PreprocessingSpec spec) => spec.Layout == TensorLayout.Nchw
-        ? [1, 3, spec.Height, spec.Width]
-        : [1, spec.Height, spec.Width, 3];
+        ? [1, spec.Channels, spec.Height, spec.Width]
+        : [1, spec.Height, spec.Width, spec.Channels];
+
+    /// <summary>The graph's signature; for a sliced model, the first slice's inputs and every slice's outputs.</summary>
+    internal static OnnxSignature ReadSignature(string directory, ModelManifest manifest) =>
+        manifest.Slices is { Count: > 0 } slices
+            ? slices.Select(sl => OnnxSignature.Read(Path.Combine(directory, sl.File)))
+                .Aggregate((first, next) => first with { Outputs = [.. first.Outputs, .. next.Outputs] })
+            : OnnxSignature.Read(Path.Combine(directory, manifest.OnnxFile));
 
     /// <summary>Checks the manifest against the graph's declared inputs and outputs.</summary>
     public static IEnumerable<string> CheckSignature(ModelManifest manifest, OnnxSignature signature)
@@ -238,8 +241,10 @@ public sealed class InferencePipeline : IDisposable
         var input = signature.Inputs.FirstOrDefault(i => i.Name == manifest.InputTensor);
         if (input is null)
         {
-            var candidates = signature.Inputs.Where(i => i.Shape.Count == 4).Select(i => $"'{i.Name}' {i.ShapeText}").Take(8);
-            yield return $"inputTensor '{manifest.InputTensor}' is not an input of the ONNX graph (image-shaped inputs: {string.Join(", ", candidates)})";
+            var inputs = string.Join(", ", signature.Inputs.Select(i => $"'{i.Name}' {i.ShapeText}").Take(8));
+            yield return signature.WeightInputs.Contains(manifest.InputTensor, StringComparer.Ordinal)
+                ? $"inputTensor '{manifest.InputTensor}' is a weight of the ONNX graph (listed among its inputs, as older exporters do), not an input; the graph's inputs: {inputs}"
+                : $"inputTensor '{manifest.InputTensor}' is not an input of the ONNX graph; its inputs: {inputs}";
         }
         else
         {
@@ -266,7 +271,7 @@ public sealed class InferencePipeline : IDisposable
         var output = signature.Outputs.FirstOrDefault(o => o.Name == manifest.OutputTensor);
         if (output is null)
         {
-            yield return $"outputTensor '{manifest.OutputTensor}' is not an output of the ONNX graph (its outputs: {string.Join(", ", signature.Outputs.Select(o => $"'{o.Name}' {o.ShapeText}"))})";
+            yield return $"outputTensor '{manifest.OutputTensor}' is not an output of the ONNX graph; its outputs: {string.Join(", ", signature.Outputs.Select(o => $"'{o.Name}' {o.ShapeText}"))}";
         }
         else
         {

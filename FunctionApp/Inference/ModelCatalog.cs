@@ -41,8 +41,43 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _rejected = new(StringComparer.Ordinal);
     private volatile IReadOnlyList<ModelEntry>? _listing;
 
+    private volatile string? _onlyModel;
+
     public string Root => _options.ResolvedRoot;
-    public string DefaultModel => _options.Default;
+
+    /// <summary>
+    /// The model requests that name none get: <c>Models:Default</c>, or, when that is unset, the only model under the
+    /// root (kept once found, so a model added later does not change it). Null when it is unset and the root holds no
+    /// model or several.
+    /// </summary>
+    public string? DefaultModel
+    {
+        get
+        {
+            if (!string.IsNullOrWhiteSpace(_options.Default))
+                return _options.Default;
+            if (_onlyModel is { } only)
+                return only;
+            var names = ModelNames(Root);
+            return names.Count == 1 ? _onlyModel = names[0] : null;
+        }
+    }
+
+    /// <summary>The names of the models under a root: folders holding at least one version with a manifest.</summary>
+    public static IReadOnlyList<string> ModelNames(string root) =>
+        !Directory.Exists(root) ? [] : Directory.EnumerateDirectories(root)
+            .Where(model => Directory.EnumerateDirectories(model).Any(version => File.Exists(Path.Combine(version, ModelManifest.FileName))))
+            .Select(model => Path.GetFileName(model))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    private string NoDefault()
+    {
+        var names = ModelNames(Root);
+        return names.Count == 0
+            ? "No model was named, and there is no default: Models:Default is not set and the models root holds no model."
+            : $"No model was named, and there is no default: Models:Default is not set and the models root holds {names.Count} models ({string.Join(", ", names)}). Name one in the request, or set Models:Default.";
+    }
 
     /// <summary>Every model version on disk now, newest version of each model first.</summary>
     public IReadOnlyList<ModelEntry> List()
@@ -62,7 +97,7 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
     /// <exception cref="ModelNotFoundException">No such model or version.</exception>
     public ModelEntry Resolve(string? name = null, string? version = null)
     {
-        name = string.IsNullOrWhiteSpace(name) ? DefaultModel : name;
+        name = string.IsNullOrWhiteSpace(name) ? DefaultModel ?? throw new ModelNotFoundException(NoDefault()) : name;
         if (string.IsNullOrWhiteSpace(version) && _options.Canary.TryGetValue(name, out var split) && split.Count > 0)
             version = Draw(split);
         else if (string.IsNullOrWhiteSpace(version))

@@ -32,6 +32,12 @@ public sealed record ModelManifest
     /// <summary>An optional saved ML.NET model that maps the ONNX output (as the <c>Features</c> column) to class scores.</summary>
     public HeadSpec? Head { get; init; }
 
+    /// <summary>
+    /// The lowest top score (0 to 1) at which this model's answers are trusted: an answer whose best class scores lower
+    /// says <c>lowConfidence</c>, as a picture of something the model never learned usually does. None by default.
+    /// </summary>
+    public float? MinScore { get; init; }
+
     /// <summary>A text file with one class label per line, in class-index order.</summary>
     public string Labels { get; init; } = "labels.txt";
 

@@ -17,7 +17,7 @@ public enum PackageUse
 /// ML.NET head. Opening it checks the files and the manifest; <see cref="InferencePipeline"/> checks it
 /// against the ONNX graph itself.
 /// </summary>
-public sealed class ModelPackage
+public sealed partial class ModelPackage
 {
     private ModelPackage(string directory, ModelManifest manifest, IReadOnlyList<string> labels, PackageUse use)
     {
@@ -41,16 +41,59 @@ public sealed class ModelPackage
     public bool HasHead => Use == PackageUse.Classifier && Manifest.Head is not null;
 
     /// <exception cref="ModelPackageException">A file is missing or the manifest or labels are not valid.</exception>
-    public static ModelPackage Open(string directory, PackageUse use = PackageUse.Classifier)
+    public static ModelPackage Open(string directory, PackageUse use = PackageUse.Classifier) => Open(directory, use, servedVersion: null);
+
+    /// <summary>
+    /// Opens a package that a models root serves as <paramref name="servedVersion"/> (its folder's name): a manifest
+    /// whose version says otherwise is refused, so that no answer names a version the package does not claim.
+    /// </summary>
+    /// <exception cref="ModelPackageException">A file is missing, the manifest or labels are not valid, or the versions disagree.</exception>
+    public static ModelPackage Open(string directory, PackageUse use, string? servedVersion)
+    {
+        var inspected = Inspect(directory, use);
+        var problems = inspected.Problems.ToList();
+        if (inspected.Manifest is { } m && servedVersion is not null && m.Version != servedVersion)
+            problems.Add(VersionMismatch(m.Version, servedVersion));
+        if (problems.Count > 0)
+            throw new ModelPackageException(inspected.Directory, problems);
+        return new ModelPackage(inspected.Directory, inspected.Manifest!, inspected.Labels, use);
+    }
+
+    /// <summary>
+    /// The version a package's folder stands for when the folder is laid out as a models root lays packages out
+    /// (<c>{name}/{version}</c>): its name, when its parent folder is named as the model or the name is a version
+    /// number such as <c>2</c> or <c>1.3</c>; otherwise null (a package in a folder of any other name).
+    /// </summary>
+    public static string? FolderVersion(string directory, string modelName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var full = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        var folder = Path.GetFileName(full);
+        var parent = Path.GetFileName(Path.GetDirectoryName(full));
+        return string.Equals(parent, modelName, StringComparison.Ordinal) || VersionNumber().IsMatch(folder) ? folder : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d+(\.\d+)*$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex VersionNumber();
+
+    /// <summary>The problem to report when a manifest's version and its folder disagree.</summary>
+    public static string VersionMismatch(string manifestVersion, string folderVersion) =>
+        $"model.json says version '{manifestVersion}' but the package's folder is '{folderVersion}', the version a models root serves it as; make them agree (set \"version\": \"{folderVersion}\" or rename the folder)";
+
+    /// <summary>What reading a package found: the manifest (when it parses), the labels, and every problem with them.</summary>
+    internal sealed record Inspection(string Directory, ModelManifest? Manifest, string[] Labels, IReadOnlyList<string> Problems);
+
+    /// <summary>Reads the manifest, checks the files it names and reads the labels, collecting every problem instead of stopping at the first.</summary>
+    internal static Inspection Inspect(string directory, PackageUse use = PackageUse.Classifier)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         directory = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(directory))
-            throw new ModelPackageException(directory, ["the folder does not exist"]);
+            return new Inspection(directory, null, [], ["the folder does not exist"]);
 
         var manifestPath = Path.Combine(directory, ModelManifest.FileName);
         if (!File.Exists(manifestPath))
-            throw new ModelPackageException(directory, [$"{ModelManifest.FileName} is missing"]);
+            return new Inspection(directory, null, [], [$"{ModelManifest.FileName} is missing"]);
 
         ModelManifest manifest;
         try
@@ -59,7 +102,7 @@ public sealed class ModelPackage
         }
         catch (JsonException ex)
         {
-            throw new ModelPackageException(directory, [$"{ModelManifest.FileName} is not a valid manifest: {ex.Message}"]);
+            return new Inspection(directory, null, [], [$"{ModelManifest.FileName} is not a valid manifest: {ex.Message}"]);
         }
 
         var problems = new List<string>();
@@ -75,15 +118,15 @@ public sealed class ModelPackage
                 CheckFile(directory, head.File, "head.file", problems);
             if (CheckFile(directory, manifest.Labels, "labels", problems))
             {
-                labels = ReadLabels(Path.Combine(directory, manifest.Labels), problems);
+                labels = ReadLabels(Path.Combine(directory, manifest.Labels));
+                if (labels.Length == 0)
+                    problems.Add($"labels file '{manifest.Labels}' has no labels");
                 if (manifest.Head is null && manifest.OnnxOutputWidth > 0 && labels.Length > 0 && labels.Length != manifest.OnnxOutputWidth)
                     problems.Add($"labels file has {labels.Length} labels but outputShape declares {manifest.OnnxOutputWidth} classes");
             }
         }
 
-        if (problems.Count > 0)
-            throw new ModelPackageException(directory, problems);
-        return new ModelPackage(directory, manifest, labels, use);
+        return new Inspection(directory, manifest, labels, problems);
     }
 
     private static IEnumerable<string> ValidateManifest(ModelManifest manifest)
@@ -101,6 +144,8 @@ public sealed class ModelPackage
             && (shape[0] == 1 || shape[0] == -1) && shape[1] > 0;
         if (!shapeOk)
             yield return $"outputShape [{string.Join(",", shape)}] must be [N,C] or [N,C,1,1] with N 1 or -1 and C positive";
+        if (manifest.MinScore is { } floor && !(floor >= 0f && floor <= 1f))
+            yield return $"minScore must be between 0 and 1 (got {floor.ToString(System.Globalization.CultureInfo.InvariantCulture)})";
         foreach (var problem in manifest.Preprocessing.Validate())
             yield return problem;
     }
@@ -129,14 +174,21 @@ public sealed class ModelPackage
         return true;
     }
 
-    private static string[] ReadLabels(string path, List<string> problems)
+    /// <summary>
+    /// Reads a labels file: one label per line, in class-index order (blank lines are skipped). Labels may contain
+    /// commas and may repeat (ImageNet has two "crane" classes): answers carry the class index, which is unique. A file
+    /// in the synset format, every line a WordNet id and its label ("n01440764 tench, Tinca tinca"), gives the labels
+    /// without the ids.
+    /// </summary>
+    public static string[] ReadLabels(string path)
     {
-        var labels = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
-        if (labels.Length == 0)
-            problems.Add($"labels file '{Path.GetFileName(path)}' has no labels");
-        var duplicates = labels.GroupBy(l => l, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
-        if (duplicates.Length > 0)
-            problems.Add($"labels file repeats {string.Join(", ", duplicates.Select(d => $"'{d}'"))}");
-        return labels;
+        var lines = File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        var synset = lines.Select(l => SynsetLine().Match(l)).ToArray();
+        return lines.Length > 0 && synset.All(m => m.Success)
+            ? synset.Select(m => m.Groups["label"].Value.Trim()).ToArray()
+            : lines;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^n\d{8}\s+(?<label>\S.*)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex SynsetLine();
 }

@@ -10,10 +10,12 @@ public sealed class ModelsOptions
     /// <summary>The folder laid out <c>{name}/{version}/model.json</c>; empty means the <c>models</c> folder shipped beside the app.</summary>
     public string Root { get; set; } = string.Empty;
 
-    /// <summary>The model used when a request names none.</summary>
-    [Required]
+    /// <summary>
+    /// The model used when a request names none. Unset means the only model under <see cref="Root"/>; with several
+    /// models there and this unset, the hosts refuse to start (see <see cref="DefaultModelValidator"/>).
+    /// </summary>
     [RegularExpression("^[A-Za-z0-9._-]+$", ErrorMessage = "Models:Default must be a model name (letters, digits, '.', '_' or '-').")]
-    public string Default { get; set; } = "fashion-resnet18";
+    public string? Default { get; set; }
 
     /// <summary>
     /// <see cref="ModelWarmUp.Lazy"/> (default): the default model loads on the first request that needs it.

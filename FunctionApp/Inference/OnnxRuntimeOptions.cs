@@ -27,6 +27,12 @@ public sealed class OnnxRuntimeOptions
     /// </summary>
     public Decomposition.SliceResidency SliceResidency { get; set; } = Decomposition.SliceResidency.AllResident;
 
+    /// <summary>
+    /// The least severe of ONNX Runtime's own log messages (which it writes to standard error) that its sessions print;
+    /// unset leaves the process default: warnings, or errors only on the command line without <c>--verbose</c>.
+    /// </summary>
+    public OrtLoggingLevel? LogLevel { get; set; }
+
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
 
     /// <summary>Builds session options; the caller (ONNX Runtime via ML.NET) owns the result.</summary>
@@ -39,6 +45,8 @@ public sealed class OnnxRuntimeOptions
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimization,
         };
+        if (LogLevel is { } level)
+            options.LogSeverityLevel = level;
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", AllowSpinning ? "1" : "0");
         options.AddSessionConfigEntry("session.inter_op.allow_spinning", AllowSpinning ? "1" : "0");
         return options;

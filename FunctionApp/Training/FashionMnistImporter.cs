@@ -17,7 +17,7 @@ public static class FashionMnistImporter
         ["tshirt-top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"];
 
     /// <summary>Writes the images of a split ("train" or "t10k") as PNGs; returns how many were written.</summary>
-    public static int Import(string sourceDirectory, string split, string outputDirectory, int? maxPerClass = null)
+    public static int Import(string sourceDirectory, string split, string outputDirectory, int? maxPerClass = null, IProgress<(int Done, int Total)>? progress = null)
     {
         var images = ReadIdx(Path.Combine(sourceDirectory, $"{split}-images-idx3-ubyte.gz"), 2051);
         var labels = ReadIdx(Path.Combine(sourceDirectory, $"{split}-labels-idx1-ubyte.gz"), 2049);
@@ -30,6 +30,7 @@ public static class FashionMnistImporter
         foreach (var name in ClassNames)
             Directory.CreateDirectory(Path.Combine(outputDirectory, name));
 
+        int wanted = maxPerClass is { } cap ? Math.Min(count, cap * ClassNames.Count) : count;
         var perClass = new int[ClassNames.Count];
         int written = 0;
         int pixels = rows * cols;
@@ -47,6 +48,7 @@ public static class FashionMnistImporter
             using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
             File.WriteAllBytes(Path.Combine(outputDirectory, ClassNames[label], $"{split}-{i:D5}.png"), png.ToArray());
             written++;
+            progress?.Report((written, wanted));
         }
 
         return written;

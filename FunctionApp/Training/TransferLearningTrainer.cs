@@ -16,7 +16,11 @@ public sealed record TrainingRequest(
     int? MaxPerClass = null,
     double HoldoutFraction = 0.1,
     int Seed = 1,
-    string? Description = null);
+    string? Description = null)
+{
+    /// <summary>Told how many images have been featurized, out of how many.</summary>
+    public IProgress<(int Done, int Total)>? Progress { get; init; }
+}
 
 /// <summary>What training produced, written beside the package as <c>training.json</c>.</summary>
 public sealed record TrainingReport(
@@ -63,7 +67,7 @@ public sealed partial class TransferLearningTrainer(ImagePreprocessor preprocess
         var pipeline = await pool.GetPipelineAsync(cancellationToken);
 
         var stopwatch = Stopwatch.StartNew();
-        var (features, unreadable) = await FeaturizeAsync(folder.Images, folder.Classes, featurizer.Manifest.Preprocessing, pool, cancellationToken);
+        var (features, unreadable) = await FeaturizeAsync(folder.Images, folder.Classes, featurizer.Manifest.Preprocessing, pool, request.Progress, cancellationToken);
         var featurizeTime = stopwatch.Elapsed;
         LogFeaturized(features.Count, featurizeTime.TotalSeconds, unreadable);
 
@@ -107,7 +111,7 @@ public sealed partial class TransferLearningTrainer(ImagePreprocessor preprocess
         return report;
     }
 
-    private async Task<(List<FeatureRow> Rows, int Unreadable)> FeaturizeAsync(IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classes, PreprocessingSpec spec, EnginePool pool, CancellationToken cancellationToken)
+    private async Task<(List<FeatureRow> Rows, int Unreadable)> FeaturizeAsync(IReadOnlyList<LabelledImage> images, IReadOnlyList<string> classes, PreprocessingSpec spec, EnginePool pool, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
     {
         var rows = new FeatureRow?[images.Count];
         int unreadable = 0, done = 0;
@@ -128,6 +132,7 @@ public sealed partial class TransferLearningTrainer(ImagePreprocessor preprocess
             }
 
             int finished = Interlocked.Increment(ref done);
+            progress?.Report((finished, images.Count));
             if (finished % 1000 == 0)
                 LogProgress(finished, images.Count);
         });

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+
+namespace FunctionApp.Tests.Support;
+
+/// <summary>
+/// The app's executable run as a user runs it, with settings in its environment: for what only a separate process
+/// shows, such as ONNX Runtime's native messages on standard error, or a host that refuses to start.
+/// </summary>
+public static class AppProcess
+{
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        public override string ToString() => $"exit code {ExitCode}{Environment.NewLine}stdout: {Output}{Environment.NewLine}stderr: {Error}";
+    }
+
+    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? settings = null, int timeoutSeconds = 120)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), .. arguments])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("The app did not start.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"The app ({string.Join(' ', start.ArgumentList)}) did not finish within {timeoutSeconds} s.");
+        }
+
+        return new Result(process.ExitCode, await output, await error);
+    }
+}
