@@ -112,4 +112,30 @@ public class DefaultModelSettingTests : IDisposable
         Assert.Contains("(default: none; set Models:Default)", result.Output, StringComparison.Ordinal);
         Assert.Contains("tiny-cnn", result.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Serve_DefaultModelNotInTheRoot_FailsAtStartNamingTheSetting()
+    {
+        var settings = Unset(RootWithOnlyTinyCnn());
+        settings["Models:Default"] = "fashion-resnet18";
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => RunningServer.StartAsync(settings));
+
+        Assert.Contains("Models:Default is 'fashion-resnet18', but the models root", error.Message, StringComparison.Ordinal);
+        Assert.Contains("holds no such model (models found: tiny-cnn)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_CanaryNamingAVersionThatDoesNotExist_FailsAtStartNamingTheSetting()
+    {
+        var settings = Unset(_models.Root);
+        settings["Models:Default"] = "tiny-cnn";
+        settings["Models:Canary:tiny-cnn:2"] = "90";
+        settings["Models:Canary:tiny-cnn:7"] = "10";
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => RunningServer.StartAsync(settings));
+
+        Assert.Contains("Models:Canary:tiny-cnn:7 names version '7' of model 'tiny-cnn', which the models root does not hold (versions found: 1, 2).", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Models:Canary:tiny-cnn:2 ", error.Message, StringComparison.Ordinal);
+    }
 }

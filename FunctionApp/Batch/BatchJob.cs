@@ -32,8 +32,8 @@ public sealed record JobProgress(
     string? Version,
     string? Error);
 
-/// <summary>One line of <c>results.jsonl</c>: an entry's answer or why it has none.</summary>
-public sealed record BatchLine(int Index, string Entry, string Status, IReadOnlyList<LabelScore>? Top, string? ErrorKind, string? Error);
+/// <summary>One line of <c>results.jsonl</c>: an entry's answer (marked when under the model's confidence floor) or why it has none.</summary>
+public sealed record BatchLine(int Index, string Entry, string Status, IReadOnlyList<LabelScore>? Top, string? ErrorKind, string? Error, bool? LowConfidence = null);
 
 /// <summary><c>batch-results/{job}/parts/{chunk}.json</c>: one chunk's lines, and the instance that scored them.</summary>
 public sealed record BatchPart(int Chunk, string Instance, IReadOnlyList<BatchLine> Lines);

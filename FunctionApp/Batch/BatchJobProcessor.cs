@@ -292,9 +292,15 @@ public sealed partial class BatchJobProcessor(
             {
                 var entry = chunk[wave[j].Index];
                 var image = scored.Images[j];
-                lines[wave[j].Index] = image.Error is { } imageError
-                    ? new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Failed, null, FailureReasons.Kind(imageError.Error), imageError.Message)
-                    : new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Ok, ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, _prediction.DefaultTopK), null, null);
+                if (image.Error is { } imageError)
+                {
+                    lines[wave[j].Index] = new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Failed, null, FailureReasons.Kind(imageError.Error), imageError.Message);
+                    continue;
+                }
+
+                var top = ScorePostprocessor.TopK(image.Probabilities, scored.Package.Labels, _prediction.DefaultTopK);
+                bool? low = scored.Package.Manifest.MinScore is { } floor && top.Count > 0 && top[0].Score < floor ? true : null;
+                lines[wave[j].Index] = new BatchLine(entry.Index, entry.Name, BlobOutcomeStatus.Ok, top, null, null, low);
             }
         }
 

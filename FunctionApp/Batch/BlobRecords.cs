@@ -7,7 +7,7 @@ namespace FunctionApp.Batch;
 /// <c>predictions/{name}.json</c> for an image classified: the answer, and the upload it answers
 /// (<see cref="BlobOutcomeStatus.Ok"/>).
 /// </summary>
-public sealed record BlobPrediction(string Name, string Status, string Model, string Version, IReadOnlyList<LabelScore> Top, StageTimings? Timings, SourceBlob Source, string? Preprocessed);
+public sealed record BlobPrediction(string Name, string Status, string Model, string Version, IReadOnlyList<LabelScore> Top, StageTimings? Timings, SourceBlob Source, string? Preprocessed, bool? LowConfidence = null);
 
 /// <summary>
 /// <c>predictions/{name}.json</c> for an image that could not be classified (<see cref="BlobOutcomeStatus.Failed"/>):

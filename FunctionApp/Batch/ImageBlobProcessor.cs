@@ -119,7 +119,7 @@ public sealed partial class ImageBlobProcessor(
         }
 
         var image = result.Images[0];
-        var prediction = new BlobPrediction(name, BlobOutcomeStatus.Ok, result.Model, result.Version, image.Top!, image.Timings, origin, preprocessedName);
+        var prediction = new BlobPrediction(name, BlobOutcomeStatus.Ok, result.Model, result.Version, image.Top!, image.Timings, origin, preprocessedName, image.LowConfidence);
         var written = await BlobWrites.WriteOutcomeAsync(record, input, origin, new BinaryData(JsonSerializer.SerializeToUtf8Bytes(prediction, ApiJson.Options)), "application/json", cancellationToken);
         switch (written)
         {

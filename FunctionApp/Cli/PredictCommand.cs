@@ -31,6 +31,13 @@ internal static class PredictCommand
                 r.AddError("--top must be at least 1.");
         });
 
+        // An option this verb does not have would otherwise be taken for an image's file name.
+        images.Validators.Add(r =>
+        {
+            foreach (var token in r.Tokens.Where(t => t.Value.StartsWith('-') && !File.Exists(t.Value)))
+                r.AddError($"Unrecognized command or argument '{token.Value}'.");
+        });
+
         var command = new Command("predict", "Classify images and print the top labels.") { images, model, top, json, minScore };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
