@@ -1,8 +1,9 @@
 using BenchmarkDotNet.Attributes;
+using FunctionApp.Classification;
+using FunctionApp.Hosting;
 using FunctionApp.Inference;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using FunctionApp.Hosting;
 
 namespace FunctionApp.Benchmarks;
 
@@ -41,7 +42,7 @@ public class BatchVsOneAtATime
             ["EnginePool:BatchScoring"] = scoring.ToString(),
         }).Build();
         var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
-        services.AddInference();
+        services.AddServing();
         return services.BuildServiceProvider();
     }
 

@@ -2,6 +2,8 @@ using System.IO.Compression;
 using Azure.Storage.Blobs.Models;
 using BenchmarkDotNet.Attributes;
 using FunctionApp.Batch;
+using FunctionApp.Blobs;
+using FunctionApp.Functions;
 using FunctionApp.Hosting;
 using FunctionApp.Storage;
 using Microsoft.Extensions.Configuration;
@@ -38,8 +40,7 @@ public class BlobFlowBatchVsOneAtATime
             ["Models:Root"] = Path.Combine(AppContext.BaseDirectory, "models"),
         }).Build();
         var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
-        services.AddInference();
-        services.AddBlobProcessing();
+        services.AddServing();
         _services = services.BuildServiceProvider();
         _storage = _services.GetRequiredService<BlobStorage>();
         _services.GetRequiredService<StorageProvisioner>().ProvisionAsync(CancellationToken.None).GetAwaiter().GetResult();

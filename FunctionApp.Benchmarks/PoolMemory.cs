@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FunctionApp.Hosting;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -20,7 +21,7 @@ internal static class PoolMemory
             ["EnginePool:MaxEngines"] = engines.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }).Build();
         var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddLogging();
-        services.AddInference();
+        services.AddServing();
         await using var provider = services.BuildServiceProvider();
         var entry = provider.GetRequiredService<ModelCatalog>().Resolve();
         var pool = provider.GetRequiredService<EnginePoolRegistry>().GetPool(entry);

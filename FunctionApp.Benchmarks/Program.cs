@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using FunctionApp.Benchmarks;
 
 // dotnet run -c Release --project FunctionApp.Benchmarks -- --filter '*'   (BenchmarkDotNet suites)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- pool-memory 8  (one pool-size measurement)

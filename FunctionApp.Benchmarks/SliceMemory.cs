@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
-using FunctionApp.Decomposition;
 using FunctionApp.Inference;
+using FunctionApp.Slicing;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 

@@ -1,5 +1,5 @@
-using System.Net;
 using System.Net.Http.Headers;
+using System.Net;
 using System.Text.Json;
 using FunctionApp.Cli;
 using FunctionApp.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using FunctionApp.Tests.Support;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;

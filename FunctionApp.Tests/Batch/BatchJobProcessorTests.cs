@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.IO.Compression;
 using System.Text.Json;
-using System.Diagnostics.Metrics;
 using FunctionApp.Batch;
+using FunctionApp.Functions;
+using FunctionApp.Storage;
 using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;

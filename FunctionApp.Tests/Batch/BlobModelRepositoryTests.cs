@@ -1,5 +1,6 @@
+using FunctionApp.Classification;
 using FunctionApp.Cli;
-using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
@@ -74,7 +75,7 @@ public sealed class BlobModelRepositoryTests(BlobFlow flow) : IClassFixture<Blob
         var cache = _temp.Sub("cache-again");
         await using var services = Services(cache, "blob-other");
         await Publish("7", model: "blob-other");
-        var repository = services.GetRequiredService<FunctionApp.Storage.BlobModelRepository>();
+        var repository = services.GetRequiredService<FunctionApp.Models.BlobModelRepository>();
 
         var first = await repository.SyncAsync(CancellationToken.None);
         var second = await repository.SyncAsync(CancellationToken.None);

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Azure.Storage.Blobs.Models;
-using FunctionApp.Batch;
+using FunctionApp.Storage;
 using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;
 using SkiaSharp;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FunctionApp.Cli;
+using FunctionApp.Inference;
 using FunctionApp.Tests.Support;
 
 namespace FunctionApp.Tests.Cli;

@@ -1,8 +1,8 @@
-using System.Net;
 using System.Net.Http.Headers;
+using System.Net;
 using System.Text.Json;
-using FunctionApp.Decomposition;
 using FunctionApp.Inference;
+using FunctionApp.Slicing;
 using FunctionApp.Tests.Support;
 using SkiaSharp;
 

@@ -1,4 +1,5 @@
-using FunctionApp.Decomposition;
+using FunctionApp.Inference;
+using FunctionApp.Slicing;
 using FunctionApp.Tests.Support;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;

@@ -1,8 +1,12 @@
-using System.Net;
 using System.Net.Http.Headers;
+using System.Net;
 using System.Text.Json;
-using FunctionApp.Decomposition;
+using FunctionApp.Chains;
+using FunctionApp.Classification;
+using FunctionApp.Functions;
 using FunctionApp.Inference;
+using FunctionApp.Slicing;
+using FunctionApp.Storage;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
@@ -35,7 +39,7 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
     [Fact]
     public async Task Chain_RunsEveryStepThroughStorage_AnswersLikeTheWholeModel_AndCleansUp()
     {
-        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s));
+        await using var services = TestServices.Create(SlicedSettings());
         var chain = services.GetRequiredService<SliceChain>();
         var image = new NamedImage("x", Images.Solid(8, 8, new SKColor(30, 220, 60)));
 
@@ -63,7 +67,7 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
     [Fact]
     public async Task Chain_DuplicateStepMessages_ProduceOneResult()
     {
-        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s));
+        await using var services = TestServices.Create(SlicedSettings());
         var chain = services.GetRequiredService<SliceChain>();
         var started = await chain.StartAsync(new NamedImage("x", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn", "5", topK: 1, CancellationToken.None);
 
@@ -109,7 +113,7 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
     [Fact]
     public async Task Chain_StepFailsEveryTry_ConcludingItMarksTheChainFailedWithTheReason()
     {
-        await using var services = TestServices.Create(SlicedSettings(), s => FunctionApp.Batch.BlobProcessingServiceCollectionExtensions.AddBlobProcessing(s));
+        await using var services = TestServices.Create(SlicedSettings());
         var chain = services.GetRequiredService<SliceChain>();
         var started = await chain.StartAsync(new NamedImage("x", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn", "5", topK: 1, CancellationToken.None);
         await QueueDrain.LoseAsync(flow.Storage.Queue(FunctionApp.Storage.StorageOptions.SliceStepsQueue));

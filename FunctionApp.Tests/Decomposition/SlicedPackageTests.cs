@@ -1,8 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using FunctionApp.Classification;
 using FunctionApp.Cli;
-using FunctionApp.Decomposition;
 using FunctionApp.Inference;
+using FunctionApp.Slicing;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;

@@ -1,5 +1,8 @@
 using System.Text.Json;
 using FunctionApp.Api;
+using FunctionApp.Hosting;
+using FunctionApp.Tests.Infra;
+using FunctionApp.Triggers;
 
 namespace FunctionApp.Tests.Functions;
 
@@ -144,7 +147,7 @@ public class FunctionsMetadataTests
 
         Assert.Equal(5, extensions.GetProperty("blobs").GetProperty("poisonBlobThreshold").GetInt32());
         Assert.Equal(5, extensions.GetProperty("queues").GetProperty("maxDequeueCount").GetInt32());
-        Assert.Equal(FunctionApp.Batch.TriggerPoison.Tries, extensions.GetProperty("queues").GetProperty("maxDequeueCount").GetInt32());
+        Assert.Equal(FunctionApp.Triggers.TriggerPoison.Tries, extensions.GetProperty("queues").GetProperty("maxDequeueCount").GetInt32());
         Assert.True(TimeSpan.Parse(extensions.GetProperty("queues").GetProperty("maxPollingInterval").GetString()!, System.Globalization.CultureInfo.InvariantCulture) <= TimeSpan.FromSeconds(2));
     }
 

@@ -1,6 +1,6 @@
-using FunctionApp.Api;
 using FunctionApp.Functions;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Tests.Support;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +18,7 @@ public sealed class KeepWarmFunctionTests : IDisposable
     public async Task Run_LoadsTheDefaultModelAndPredicts()
     {
         await using var services = TestServices.Create(_models.Settings());
-        var function = new KeepWarmFunction(services.GetRequiredService<ReadinessProbe>(), NullLogger<KeepWarmFunction>.Instance);
+        var function = new KeepWarmFunction(services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>(), NullLogger<KeepWarmFunction>.Instance);
         var pool = services.GetRequiredService<EnginePoolRegistry>().GetPool(services.GetRequiredService<ModelCatalog>().Resolve());
         Assert.False(pool.IsLoaded);
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 using FunctionApp.Hosting;
-using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,5 +1,7 @@
+using FunctionApp.Classification;
 using FunctionApp.Hosting;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

@@ -1,9 +1,10 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
+using System.Net;
 using System.Text.Json;
+using System.Text;
 using FunctionApp.Api;
+using FunctionApp.Hosting;
 using FunctionApp.Tests.Support;
 using Microsoft.AspNetCore.Routing;
 using SkiaSharp;

@@ -1,12 +1,14 @@
 using System.Collections;
+using FunctionApp.Blobs;
 using FunctionApp.Hosting;
-using FunctionsWorkerHost = FunctionApp.Hosting.FunctionsWorkerHost;
+using FunctionApp.Storage;
 using FunctionApp.Tests.Support;
+using FunctionsWorkerHost = FunctionApp.Hosting.FunctionsWorkerHost;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Tests.Hosting;
@@ -25,7 +27,7 @@ public partial class WorkerLoggingTests
     {
         using var host = FunctionsWorkerHost.Build(HostArguments);
         var context = new FakeFunctionContext("ProcessImage");
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FunctionApp.Batch.ImageBlobProcessor");
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("FunctionApp.Blobs.ImageBlobProcessor");
 
         await new WorkerLogging.InvocationMarker().Invoke(context, _ =>
         {
@@ -34,7 +36,7 @@ public partial class WorkerLoggingTests
             return Task.CompletedTask;
         });
 
-        var line = Assert.Single(HostLogLines(host.Services), l => l.Category == "FunctionApp.Batch.ImageBlobProcessor");
+        var line = Assert.Single(HostLogLines(host.Services), l => l.Category == "FunctionApp.Blobs.ImageBlobProcessor");
         Assert.Equal((context.InvocationId, "User", "Classified blob red.png"), (line.InvocationId, line.LogCategory, line.Message));
     }
 

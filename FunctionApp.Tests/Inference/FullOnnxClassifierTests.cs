@@ -1,3 +1,5 @@
+using FunctionApp.Classification;
+using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;

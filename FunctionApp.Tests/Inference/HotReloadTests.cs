@@ -1,4 +1,7 @@
+using FunctionApp.Api;
+using FunctionApp.Classification;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
@@ -141,7 +144,7 @@ public sealed class HotReloadTests : IDisposable
         var image = new NamedImage("red", Images.Solid(8, 8, SKColors.Red));
 
         var unpinned = await classifier.ClassifyAsync(image);
-        var ready = await services.GetRequiredService<FunctionApp.Api.ReadinessProbe>().CheckAsync(CancellationToken.None);
+        var ready = await FunctionApp.Classification.ModelReadinessCheck.ReadAsync(services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>(), CancellationToken.None);
         var listing = services.GetRequiredService<FunctionApp.Api.ModelDescriptions>().Get("tiny-cnn");
         var pinned = await Assert.ThrowsAsync<ModelLoadException>(() => classifier.ClassifyAsync(image, "tiny-cnn", "3"));
 

@@ -1,5 +1,7 @@
+using FunctionApp.Classification;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

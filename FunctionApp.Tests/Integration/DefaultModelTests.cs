@@ -1,4 +1,6 @@
+using FunctionApp.Classification;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Tests.Support;
 using FunctionApp.Training;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using FunctionApp.Cli;
 using FunctionApp.Tests.Support;
 using SkiaSharp;

@@ -1,5 +1,7 @@
 using Azure.Storage.Blobs;
 using FunctionApp.Batch;
+using FunctionApp.Blobs;
+using FunctionApp.Functions;
 using FunctionApp.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -33,7 +35,7 @@ public sealed class BlobFlow : IAsyncLifetime, IDisposable
     }
 
     public ServiceProvider CreateServices(Action<Dictionary<string, string?>>? change = null) =>
-        TestServices.Create(Settings(change), services => services.AddBlobProcessing());
+        TestServices.Create(Settings(change));
 
     public async Task InitializeAsync()
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using FunctionApp.Classification;
 using FunctionApp.Inference;
 using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;

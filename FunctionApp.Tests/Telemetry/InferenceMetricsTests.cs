@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
+using FunctionApp.Classification;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;

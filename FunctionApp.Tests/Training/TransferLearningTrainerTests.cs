@@ -1,3 +1,4 @@
+using FunctionApp.Classification;
 using FunctionApp.Cli;
 using FunctionApp.Inference;
 using FunctionApp.Tests.Support;

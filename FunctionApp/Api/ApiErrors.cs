@@ -1,5 +1,7 @@
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
+using FunctionApp.Storage;
 using Microsoft.AspNetCore.Http;
 
 namespace FunctionApp.Api;

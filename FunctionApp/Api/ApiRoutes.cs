@@ -1,3 +1,4 @@
+using FunctionApp.Api.OpenInference;
 namespace FunctionApp.Api;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 
 namespace FunctionApp.Api;
 

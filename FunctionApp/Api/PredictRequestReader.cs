@@ -1,8 +1,8 @@
 using System.Text.Json;
+using FunctionApp.Classification;
 using FunctionApp.Imaging;
-using FunctionApp.Inference;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 

@@ -1,5 +1,9 @@
-using FunctionApp.Inference;
+using FunctionApp.Batch;
+using FunctionApp.Chains;
+using FunctionApp.Classification;
+using FunctionApp.Models;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,8 +19,8 @@ public sealed partial class PredictionApi(
     ImageClassifier classifier,
     ModelCatalog catalog,
     ModelDescriptions models,
-    ReadinessProbe readiness,
-    Decomposition.SliceChain chain,
+    HealthCheckService health,
+    SliceChain chain,
     Batch.BatchJobProcessor batches,
     IOptions<ApiOptions> options,
     ILogger<PredictionApi> logger)
@@ -104,7 +108,7 @@ public sealed partial class PredictionApi(
     /// <summary><c>GET /api/health/ready</c>: the default model is loaded and predicts.</summary>
     public async Task<IResult> ReadyAsync(CancellationToken cancellationToken)
     {
-        var state = await readiness.CheckAsync(cancellationToken);
+        var state = await ModelReadinessCheck.ReadAsync(health, cancellationToken);
         var facts = state.ColdStart;
         var body = new
         {

@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using Azure;
-using Azure.Storage.Blobs;
+using System.Text;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
-using FunctionApp.Api;
+using Azure.Storage.Blobs;
+using Azure;
+using FunctionApp.Classification;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Storage;
 using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -246,7 +247,7 @@ public sealed partial class BatchJobProcessor(
         foreach (int c in chunks)
         {
             var work = new ChunkWork(progress.Job, progress.Source.ETag, progress.Source.Size, c, progress.Model!, progress.Version!, plan[c]);
-            await QueueWrites.SendAsync(queue, JsonSerializer.Serialize(work, ApiJson.Options), cancellationToken);
+            await QueueWrites.SendAsync(queue, JsonSerializer.Serialize(work, RecordJson.Options), cancellationToken);
         }
     }
 
@@ -327,7 +328,7 @@ public sealed partial class BatchJobProcessor(
     private async Task<BatchPart> WritePartAsync(ChunkWork work, BatchPart part, CancellationToken cancellationToken)
     {
         var blob = storage.BatchResults.GetBlobClient(PartName(work.Job, work.Chunk));
-        var content = new BinaryData(JsonSerializer.SerializeToUtf8Bytes(part, ApiJson.Options));
+        var content = new BinaryData(JsonSerializer.SerializeToUtf8Bytes(part, RecordJson.Options));
         for (int race = 0; race < MaxRaces; race++)
         {
             var existing = await BlobWrites.PropertiesAsync(blob, cancellationToken);
@@ -354,7 +355,7 @@ public sealed partial class BatchJobProcessor(
             var download = (await storage.BatchResults.GetBlobClient(PartName(job, chunk)).DownloadContentAsync(cancellationToken)).Value;
             if (!download.Details.Metadata.TryGetValue(BlobWrites.SourceETagMetadata, out var from) || from != etag)
                 return null;
-            return JsonSerializer.Deserialize<BatchPart>(download.Content.ToStream(), ApiJson.Options);
+            return JsonSerializer.Deserialize<BatchPart>(download.Content.ToStream(), RecordJson.Options);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -433,7 +434,7 @@ public sealed partial class BatchJobProcessor(
                     return; // the job was replaced meanwhile
                 foreach (var line in part.Lines)
                 {
-                    jsonl.Append(JsonSerializer.Serialize(line, ApiJson.Options)).Append('\n');
+                    jsonl.Append(JsonSerializer.Serialize(line, RecordJson.Options)).Append('\n');
                     var best = line.Top is { Count: > 0 } top ? top[0] : null;
                     csv.Append(string.Create(CultureInfo.InvariantCulture, $"{line.Index},{Csv(line.Entry)},{line.Status},{Csv(best?.Label)},{best?.Score.ToString("R", CultureInfo.InvariantCulture)},{Csv(line.Error)}\n"));
                 }

@@ -1,8 +1,7 @@
 using System.Text.Json;
-using Azure;
-using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
-using FunctionApp.Api;
+using Azure.Storage.Blobs;
+using Azure;
 using FunctionApp.Imaging;
 using FunctionApp.Storage;
 using Microsoft.Extensions.Options;
@@ -133,7 +132,7 @@ public sealed class BatchSources(BlobStorage storage, ImageDecoder decoder, IOpt
         ManifestBody? parsed;
         try
         {
-            parsed = JsonSerializer.Deserialize<ManifestBody>(content, ApiJson.Options);
+            parsed = JsonSerializer.Deserialize<ManifestBody>(content, RecordJson.Options);
         }
         catch (JsonException)
         {

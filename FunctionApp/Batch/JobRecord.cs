@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Azure;
 using Azure.Storage.Blobs;
-using FunctionApp.Api;
+using Azure;
 using FunctionApp.Storage;
 
 namespace FunctionApp.Batch;
@@ -30,7 +29,7 @@ public sealed record JobRecord(JobProgress Progress, byte[] ChunkMap, int ChunkS
         try
         {
             var download = (await blob.DownloadContentAsync(cancellationToken)).Value;
-            var progress = JsonSerializer.Deserialize<JobProgress>(download.Content.ToStream(), ApiJson.Options)!;
+            var progress = JsonSerializer.Deserialize<JobProgress>(download.Content.ToStream(), RecordJson.Options)!;
             var metadata = download.Details.Metadata;
             var map = metadata.TryGetValue(ChunkMapMetadata, out var text) ? Convert.FromBase64String(text) : EmptyMap(progress.Chunks);
             int chunkSize = metadata.TryGetValue(ChunkSizeMetadata, out var size) ? int.Parse(size, System.Globalization.CultureInfo.InvariantCulture) : 0;
@@ -44,7 +43,7 @@ public sealed record JobRecord(JobProgress Progress, byte[] ChunkMap, int ChunkS
 
     /// <summary>The record as stored content and metadata.</summary>
     public (BinaryData Content, Dictionary<string, string> Metadata) Serialize() =>
-        (new BinaryData(JsonSerializer.SerializeToUtf8Bytes(Progress, ApiJson.Options)), new Dictionary<string, string>
+        (new BinaryData(JsonSerializer.SerializeToUtf8Bytes(Progress, RecordJson.Options)), new Dictionary<string, string>
         {
             [ChunkMapMetadata] = Convert.ToBase64String(ChunkMap),
             [ChunkSizeMetadata] = ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -1,7 +1,8 @@
 using System.CommandLine;
-using FunctionApp.Hosting;
+using FunctionApp.Classification;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -94,7 +95,11 @@ public static class CommandLineApp
         Microsoft.ML.OnnxRuntime.OrtEnv.Instance().EnvLogLevel = verbose
             ? Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING
             : Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-        builder.Services.AddInference();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddImaging();
+        builder.Services.AddModelExecution();
+        builder.Services.AddModelCatalog();
+        builder.Services.AddClassification();
         var host = builder.Build();
         host.Start();
         return host;

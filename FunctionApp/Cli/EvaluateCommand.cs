@@ -1,5 +1,5 @@
 using System.CommandLine;
-using FunctionApp.Inference;
+using FunctionApp.Classification;
 using FunctionApp.Training;
 using Microsoft.Extensions.DependencyInjection;
 

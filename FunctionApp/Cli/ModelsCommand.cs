@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -58,7 +60,7 @@ internal static class ModelsCommand
                 note = $" (the folder's version; model.json said {package.Version})";
             }
 
-            var manifest = Storage.PackageSeal.Seal(package.Directory);
+            var manifest = Models.PackageSeal.Seal(package.Directory);
             await output.WriteLineAsync($"Sealed {manifest.Name} version {manifest.Version}{note}: {manifest.Files!.Count} files listed in {ModelManifest.FileName}");
             return 0;
         }));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

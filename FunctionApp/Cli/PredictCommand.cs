@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using FunctionApp.Inference;
+using FunctionApp.Api;
+using FunctionApp.Classification;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionApp.Cli;

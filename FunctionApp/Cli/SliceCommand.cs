@@ -1,6 +1,6 @@
 using System.CommandLine;
-using FunctionApp.Decomposition;
 using FunctionApp.Inference;
+using FunctionApp.Slicing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,7 @@
 using Azure.Storage.Blobs;
 using FunctionApp.Batch;
+using FunctionApp.Blobs;
+using FunctionApp.Models;
 using FunctionApp.Storage;
 using Microsoft.Azure.Functions.Worker;
 
@@ -10,7 +12,7 @@ namespace FunctionApp.Functions;
 /// polling (the default locally, with Azurite) and the Event Grid source (which Flex Consumption requires). Turn off
 /// the pair you do not use with <c>AzureWebJobs.{FunctionName}.Disabled</c> = <c>true</c>.
 /// </summary>
-public sealed class BlobFunctions(ImageBlobProcessor images, BatchJobProcessor batches, Inference.ModelRefreshService models)
+public sealed class BlobFunctions(ImageBlobProcessor images, BatchJobProcessor batches, Models.ModelRefreshService models)
 {
     public const string Connection = "AzureWebJobsStorage";
 

@@ -1,5 +1,6 @@
-using FunctionApp.Api;
+using FunctionApp.Classification;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 
 namespace FunctionApp.Functions;
@@ -9,12 +10,12 @@ namespace FunctionApp.Functions;
 /// <c>0 */5 * * * *</c>), makes sure the default model is loaded and predicts, so an idle instance stays ready.
 /// Off unless turned on: <c>AzureWebJobs.KeepWarm.Disabled</c> is <c>true</c> in the sample settings and the infra.
 /// </summary>
-public sealed partial class KeepWarmFunction(ReadinessProbe readiness, ILogger<KeepWarmFunction> logger)
+public sealed partial class KeepWarmFunction(HealthCheckService health, ILogger<KeepWarmFunction> logger)
 {
     [Function("KeepWarm")]
     public async Task Run([TimerTrigger("%KeepWarmSchedule%")] TimerInfo timer, CancellationToken cancellationToken)
     {
-        var state = await readiness.CheckAsync(cancellationToken);
+        var state = await ModelReadinessCheck.ReadAsync(health, cancellationToken);
         LogKeepWarm(state.Model, state.Version, state.Ready, state.Error);
     }
 

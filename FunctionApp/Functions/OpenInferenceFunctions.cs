@@ -1,5 +1,5 @@
-using FunctionApp.Api;
 using FunctionApp.Api.OpenInference;
+using FunctionApp.Api;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;

@@ -1,6 +1,7 @@
 using FunctionApp.Batch;
-using FunctionApp.Decomposition;
+using FunctionApp.Chains;
 using FunctionApp.Storage;
+using FunctionApp.Triggers;
 using Microsoft.Azure.Functions.Worker;
 
 namespace FunctionApp.Functions;

@@ -1,4 +1,4 @@
-using FunctionApp.Decomposition;
+using FunctionApp.Chains;
 using FunctionApp.Storage;
 using Microsoft.Azure.Functions.Worker;
 

@@ -1,8 +1,5 @@
-using FunctionApp.Api;
-using FunctionApp.Batch;
-using FunctionApp.Telemetry;
-using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.Hosting;
 
 namespace FunctionApp.Hosting;
@@ -16,9 +13,7 @@ public static class FunctionsWorkerHost
         builder.ConfigureFunctionsWebApplication();
         builder.UseMiddleware<WorkerLogging.InvocationMarker>();
         WorkerLogging.Configure(builder.Services, builder.Logging, builder.Configuration, TelemetryServiceCollectionExtensions.HasExporters(builder.Configuration));
-        builder.Services.AddInference();
-        builder.Services.AddHttpApi();
-        builder.Services.AddBlobProcessing();
+        builder.Services.AddServing();
         builder.Services.AddInferenceTelemetry(builder.Configuration).UseFunctionsWorkerDefaults();
         return builder.Build();
     }

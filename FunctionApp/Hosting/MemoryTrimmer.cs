@@ -1,5 +1,5 @@
-using System.Runtime;
 using System.Runtime.InteropServices;
+using System.Runtime;
 using FunctionApp.Imaging;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,5 @@
-using FunctionApp.Api;
-using FunctionApp.Batch;
 using FunctionApp.Api.OpenInference;
-using FunctionApp.Telemetry;
+using FunctionApp.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -36,9 +34,7 @@ public static class SelfHostedServer
         {
             InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
         });
-        builder.Services.AddInference();
-        builder.Services.AddHttpApi();
-        builder.Services.AddBlobProcessing();
+        builder.Services.AddServing();
         builder.Services.AddSingleton<ApiKeyFilter>();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBytes + (1024 * 1024));

@@ -1,11 +1,13 @@
 using Azure.Storage.Blobs;
-using FunctionApp.Batch;
-using FunctionApp.Decomposition;
-using FunctionApp.Functions;
-using FunctionApp.Inference;
-using FunctionApp.Storage;
-using Microsoft.Azure.WebJobs;
 using BlobTriggerAttribute = Microsoft.Azure.WebJobs.BlobTriggerAttribute;
+using FunctionApp.Batch;
+using FunctionApp.Blobs;
+using FunctionApp.Chains;
+using FunctionApp.Functions;
+using FunctionApp.Models;
+using FunctionApp.Storage;
+using FunctionApp.Triggers;
+using Microsoft.Azure.WebJobs;
 using QueueTriggerAttribute = Microsoft.Azure.WebJobs.QueueTriggerAttribute;
 
 namespace FunctionApp.Hosting;

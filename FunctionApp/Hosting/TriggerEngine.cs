@@ -1,11 +1,13 @@
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using FunctionApp.Batch;
-using FunctionApp.Decomposition;
-using FunctionApp.Inference;
+using FunctionApp.Blobs;
+using FunctionApp.Chains;
+using FunctionApp.Models;
 using FunctionApp.Storage;
-using Microsoft.Azure.WebJobs;
+using FunctionApp.Triggers;
 using Microsoft.Azure.WebJobs.Host.Timers;
+using Microsoft.Azure.WebJobs;
 using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

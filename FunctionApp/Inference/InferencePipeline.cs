@@ -1,7 +1,7 @@
 using FunctionApp.Imaging;
-using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
+using Microsoft.ML;
 using Onnx;
 
 namespace FunctionApp.Inference;
@@ -90,7 +90,7 @@ public sealed class InferencePipeline : IDisposable
         IDataView afterOnnx = empty;
         try
         {
-            if (package.IsSliced && runtime.SliceResidency == Decomposition.SliceResidency.OneAtATime)
+            if (package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime)
             {
                 var mapping = OneSliceAtATime(ml, package, inputSchema, runtime);
                 stages.Add(mapping);
@@ -99,7 +99,7 @@ public sealed class InferencePipeline : IDisposable
 
             // One ApplyOnnxModel stage for a whole model, or one per slice, each reading the columns (tensors)
             // the earlier slices wrote: the same pipeline definition either way.
-            foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == Decomposition.SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
+            foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
             {
                 var stage = ml.Transforms.ApplyOnnxModel(new OnnxOptions
                 {
@@ -167,7 +167,7 @@ public sealed class InferencePipeline : IDisposable
         var manifest = package.Manifest;
         var slices = manifest.Slices!.Select(sl => (Path.Combine(package.Directory, sl.File), sl)).ToList();
         var last = manifest.Slices!.SelectMany(sl => sl.Outputs).Last(t => t.Name == manifest.OutputTensor);
-        var runner = new Decomposition.SlicedModelRunner(slices, Decomposition.SliceResidency.OneAtATime, runtime.CreateSessionOptions);
+        var runner = new SlicedModelRunner(slices, SliceResidency.OneAtATime, runtime.CreateSessionOptions);
         long[] inputShape = [.. InputDims(manifest.Preprocessing).Select(d => (long)d)];
         var outputSchema = SchemaDefinition.Create(typeof(ScoresOutput));
         outputSchema[0].ColumnName = manifest.OutputTensor;

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
 using FunctionApp.Imaging;
 
 namespace FunctionApp.Inference;
@@ -45,7 +45,7 @@ public sealed record ModelManifest
     /// For a sliced model (made by <c>slice</c>): the sub-models in the order they run, with the tensors that
     /// cross between them. <see cref="OnnxFile"/> then names the first slice.
     /// </summary>
-    public IReadOnlyList<Decomposition.SliceInfo>? Slices { get; init; }
+    public IReadOnlyList<SliceInfo>? Slices { get; init; }
 
     /// <summary>
     /// The package's files with their sizes and SHA-256 digests (written by <c>models seal</c>). Packages fetched

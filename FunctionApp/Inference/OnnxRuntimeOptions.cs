@@ -21,11 +21,11 @@ public sealed class OnnxRuntimeOptions
     public GraphOptimizationLevel GraphOptimization { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
     /// <summary>
-    /// For sliced models: keep every slice loaded (<see cref="Decomposition.SliceResidency.AllResident"/>, fast), or
-    /// load, run and release one slice at a time (<see cref="Decomposition.SliceResidency.OneAtATime"/>: peak memory
+    /// For sliced models: keep every slice loaded (<see cref="SliceResidency.AllResident"/>, fast), or
+    /// load, run and release one slice at a time (<see cref="SliceResidency.OneAtATime"/>: peak memory
     /// near the largest slice, each inference several times slower).
     /// </summary>
-    public Decomposition.SliceResidency SliceResidency { get; set; } = Decomposition.SliceResidency.AllResident;
+    public SliceResidency SliceResidency { get; set; } = SliceResidency.AllResident;
 
     /// <summary>
     /// The least severe of ONNX Runtime's own log messages (which it writes to standard error) that its sessions print;

@@ -2,6 +2,7 @@ using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
+using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -9,21 +10,30 @@ namespace FunctionApp.Storage;
 
 /// <summary>
 /// The storage account of the blob and queue flows, from the same connection setting the triggers use, so the
-/// Functions host and <c>serve</c> always agree on the account. Two sets of clients: background work (triggers,
-/// sweeps) rides out an outage of a minute or two with patient retries, so work in flight finishes instead of
-/// failing its tries; a request that a caller waits for (<see cref="Interactive"/>) gives up within seconds.
+/// Functions host and <c>serve</c> always agree on the account. Two sets of clients, registered with
+/// <c>AddAzureClients</c> under the names <see cref="BackgroundClients"/> and <see cref="InteractiveClients"/>:
+/// background work (triggers, sweeps) rides out an outage of a minute or two with patient retries, so work in
+/// flight finishes instead of failing its tries; a request that a caller waits for (<see cref="Interactive"/>)
+/// gives up within seconds.
 /// </summary>
 public sealed class BlobStorage
 {
-    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)?> _background;
-    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)?> _interactive;
+    public const string BackgroundClients = "background";
+    public const string InteractiveClients = "interactive";
 
-    public BlobStorage(IConfiguration configuration, IOptions<StorageOptions> options)
+    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)> _background;
+    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)> _interactive;
+
+    public BlobStorage(IConfiguration configuration, IOptions<StorageOptions> options, IAzureClientFactory<BlobServiceClient> blobs, IAzureClientFactory<QueueServiceClient> queues)
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
-        _background = new(() => Create(configuration, Options.Connection, retry => Patient(retry, Options.OutageTolerance)));
-        _interactive = new(() => Create(configuration, Options.Connection, Brief));
+        IsConfigured = Connection.Find(configuration, Options.Connection) is not null;
+        _background = new(() => Clients(BackgroundClients));
+        _interactive = new(() => Clients(InteractiveClients));
+
+        (BlobServiceClient, QueueServiceClient) Clients(string name) =>
+            IsConfigured ? (blobs.CreateClient(name), queues.CreateClient(name)) : throw NotConfigured();
     }
 
     /// <summary>Retries that outlast an outage of <paramref name="tolerance"/>: quickly at first, then every 5 s at most.</summary>
@@ -52,15 +62,15 @@ public sealed class BlobStorage
     public StorageOptions Options { get; }
 
     /// <summary>Whether a connection is configured at all.</summary>
-    public bool IsConfigured => _background.Value is not null;
+    public bool IsConfigured { get; }
 
-    public BlobServiceClient Service => (_background.Value ?? throw NotConfigured()).Blobs;
+    public BlobServiceClient Service => _background.Value.Blobs;
 
     /// <summary>Queues of the same account; messages are base64, as the queue triggers expect.</summary>
-    public QueueServiceClient Queues => (_background.Value ?? throw NotConfigured()).Queues;
+    public QueueServiceClient Queues => _background.Value.Queues;
 
     /// <summary>The same account for work a caller waits for: short retries and timeouts.</summary>
-    public (BlobServiceClient Blobs, QueueServiceClient Queues) Interactive => _interactive.Value ?? throw NotConfigured();
+    public (BlobServiceClient Blobs, QueueServiceClient Queues) Interactive => _interactive.Value;
 
     public BlobContainerClient Container(string name) => Service.GetBlobContainerClient(name);
 
@@ -79,26 +89,4 @@ public sealed class BlobStorage
 
     private InvalidOperationException NotConfigured() =>
         new($"No storage connection is configured: set '{Options.Connection}' (a connection string) or '{Options.Connection}__blobServiceUri' and '{Options.Connection}__queueServiceUri'.");
-
-    private static (BlobServiceClient, QueueServiceClient)? Create(IConfiguration configuration, string name, Action<RetryOptions> retry)
-    {
-        var blobOptions = new BlobClientOptions();
-        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
-        retry(blobOptions.Retry);
-        retry(queueOptions.Retry);
-
-        var connectionString = configuration[name] ?? configuration.GetConnectionString(name);
-        if (!string.IsNullOrWhiteSpace(connectionString))
-            return (new BlobServiceClient(connectionString, blobOptions), new QueueServiceClient(connectionString, queueOptions));
-
-        var section = configuration.GetSection(name);
-        var blobUri = section["blobServiceUri"] ?? section["serviceUri"];
-        if (string.IsNullOrWhiteSpace(blobUri))
-            return null;
-        var queueUri = section["queueServiceUri"] ?? blobUri.Replace(".blob.", ".queue.", StringComparison.OrdinalIgnoreCase);
-        TokenCredential credential = section["clientId"] is { Length: > 0 } clientId
-            ? new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = clientId })
-            : new DefaultAzureCredential();
-        return (new BlobServiceClient(new Uri(blobUri), credential, blobOptions), new QueueServiceClient(new Uri(queueUri), credential, queueOptions));
-    }
 }

@@ -1,5 +1,5 @@
-using Azure;
 using Azure.Storage.Queues;
+using Azure;
 
 namespace FunctionApp.Storage;
 

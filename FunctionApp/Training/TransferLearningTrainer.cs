@@ -2,8 +2,8 @@ using System.Diagnostics;
 using FunctionApp.Imaging;
 using FunctionApp.Inference;
 using Microsoft.Extensions.Logging;
-using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML;
 
 namespace FunctionApp.Training;
 

@@ -1,8 +1,12 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
+using FunctionApp.Classification;
+using FunctionApp.Imaging;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,7 +23,7 @@ public sealed partial class OpenInferenceApi(
     ImageClassifier classifier,
     ModelCatalog catalog,
     EnginePoolRegistry pools,
-    ReadinessProbe readiness,
+    HealthCheckService health,
     IOptions<ApiOptions> options,
     IOptions<PredictionOptions> prediction,
     ILogger<OpenInferenceApi> logger)
@@ -41,7 +45,7 @@ public sealed partial class OpenInferenceApi(
     /// <summary><c>GET /v2/health/ready</c>: the default model is loaded and predicts.</summary>
     public async Task<IResult> ServerReadyAsync(CancellationToken cancellationToken)
     {
-        var state = await readiness.CheckAsync(cancellationToken);
+        var state = await ModelReadinessCheck.ReadAsync(health, cancellationToken);
         return TypedResults.Json(new { ready = state.Ready }, ApiJson.Options, statusCode: state.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 
