@@ -12,6 +12,7 @@ namespace FunctionApp.Tests.Api;
 /// is below it says <c>"lowConfidence": true</c>; any other answer leaves the field out. The tiny CNN gives a pure red
 /// image about 0.96 for red, and red-and-blue halves about 0.47 for each.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class ConfidenceFloorTests : IDisposable
 {
     private readonly ModelRoot _models = new();

@@ -10,6 +10,7 @@ namespace FunctionApp.Tests.Api;
 /// The OpenAPI document describes exactly the API routes both hosts serve, with their methods and keys. Pages
 /// (HTML for people, <see cref="ApiRoute.IsPage"/>) are routes too but not API operations: the document leaves them out.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class OpenApiDocumentTests
 {
     private static IEnumerable<ApiRoute> Described => ApiRoutes.All.Where(r => !r.IsPage);

@@ -44,6 +44,7 @@ public sealed class TryItBrowserFixture : IAsyncLifetime
 /// of a result (tests run in their output folder): <c>docs/try-it.png</c> is made with
 /// <c>TRYIT_SCREENSHOT=$PWD/docs/try-it.png dotnet test --filter TryItPageBrowserTests.Drop_FashionPng</c>.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class TryItPageBrowserTests(TryItBrowserFixture fixture) : IClassFixture<TryItBrowserFixture>
 {
     private static readonly string Sneaker = Images.TestData("fashion", "sneaker", "t10k-00009.png");

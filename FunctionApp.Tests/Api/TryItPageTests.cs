@@ -6,6 +6,7 @@ using FunctionApp.Tests.Support;
 namespace FunctionApp.Tests.Api;
 
 /// <summary>The try-it page over plain HTTP: the same bytes from both hosts, at <c>/</c> only, with no key and nothing external.</summary>
+[Trait("Category", "EndToEnd")]
 public class TryItPageTests
 {
     private static async Task<string> FromFunction()

@@ -1,4 +1,5 @@
 using System.Reflection;
+using FunctionApp.Hosting;
 using NetArchTest.Rules;
 
 namespace FunctionApp.Tests.Architecture;

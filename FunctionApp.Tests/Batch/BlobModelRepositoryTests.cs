@@ -8,6 +8,7 @@ using SkiaSharp;
 namespace FunctionApp.Tests.Batch;
 
 /// <summary>Model packages published to the models container (Azurite): fetched once, verified, loaded, switched to.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class BlobModelRepositoryTests(BlobFlow flow) : IClassFixture<BlobFlow>, IDisposable
 {
     private readonly TempDirectory _temp = new();

@@ -10,6 +10,7 @@ using SkiaSharp;
 namespace FunctionApp.Tests.Batch;
 
 /// <summary>The images/ drop flow against Azurite: Setup (upload), Trigger (process), Verify (read the outputs back).</summary>
+[Trait("Category", "EndToEnd")]
 public class ImageBlobProcessorTests(BlobFlow flow) : IClassFixture<BlobFlow>
 {
     private static async Task<JsonElement> Json(Azure.Storage.Blobs.BlobContainerClient container, string name) =>

@@ -8,6 +8,7 @@ namespace FunctionApp.Tests.Cli;
 /// on the real standard error: a one-shot command prints its answer, its progress and, with --verbose, the app's own
 /// log lines, and nothing else.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class CommandLineProcessTests : IDisposable
 {
     private readonly TempDirectory _temp = new();

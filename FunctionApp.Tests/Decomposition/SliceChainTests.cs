@@ -14,6 +14,7 @@ using SkiaSharp;
 namespace FunctionApp.Tests.Decomposition;
 
 /// <summary>A sliced model as a chain of steps passing tensors through blob storage and a queue (Azurite).</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -93,21 +94,18 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
         var location = accepted.Headers.Location!.ToString();
         Assert.StartsWith("/api/chains/", location);
 
-        JsonElement answer = default;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        var answer = await Poll.UntilAsync(async () =>
         {
             using var poll = await server.Client.GetAsync(location);
-            answer = JsonDocument.Parse(await poll.Content.ReadAsStringAsync()).RootElement;
-            if (poll.StatusCode == HttpStatusCode.OK)
-                break;
-            Assert.Equal(HttpStatusCode.Accepted, poll.StatusCode);
-            await Task.Delay(100);
-        }
+            if (poll.StatusCode == HttpStatusCode.Accepted)
+                return null;
+            Assert.Equal(HttpStatusCode.OK, poll.StatusCode);
+            return JsonDocument.Parse(await poll.Content.ReadAsStringAsync());
+        }, TimeSpan.FromSeconds(60), "the chain to finish");
 
-        Assert.Equal("finished", answer.GetProperty("status").GetString());
-        Assert.Equal("blue", answer.GetProperty("top")[0].GetProperty("label").GetString());
-        Assert.Equal(2, answer.GetProperty("top").GetArrayLength());
+        Assert.Equal("finished", answer.RootElement.GetProperty("status").GetString());
+        Assert.Equal("blue", answer.RootElement.GetProperty("top")[0].GetProperty("label").GetString());
+        Assert.Equal(2, answer.RootElement.GetProperty("top").GetArrayLength());
     }
 
     [Fact]

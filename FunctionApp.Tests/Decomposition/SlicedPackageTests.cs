@@ -11,6 +11,7 @@ using SkiaSharp;
 namespace FunctionApp.Tests.Decomposition;
 
 /// <summary>A sliced package is a model package like any other: the CLI, the classifier and HTTP serve it.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class SlicedPackageTests : IDisposable
 {
     private readonly TempDirectory _temp = new();

@@ -14,6 +14,7 @@ namespace FunctionApp.Tests.Hosting;
 /// <c>Models:Default</c> unset: a models root with one model makes it the default; with several, both hosts refuse to
 /// start, naming the setting and the models found; the command line says the same when it needs a default.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class DefaultModelSettingTests : IDisposable
 {
     private const string Several = "Models:Default is not set, and the models root";

@@ -33,6 +33,7 @@ public sealed class TinyModelServerFixture : IAsyncLifetime, IDisposable
 }
 
 /// <summary>The self-hosted server over real HTTP: every content type, every error status, keys, and the v2 protocol.</summary>
+[Trait("Category", "EndToEnd")]
 public class SelfHostedServerTests(TinyModelServerFixture fixture) : IClassFixture<TinyModelServerFixture>
 {
     private static readonly byte[] Red = Images.Solid(16, 16, SKColors.Red);

@@ -6,6 +6,7 @@ using SkiaSharp;
 namespace FunctionApp.Tests.Hosting;
 
 /// <summary>Lazy and eager warm-up, and per-version traffic on the models route, over <c>serve</c>.</summary>
+[Trait("Category", "EndToEnd")]
 public sealed class WarmUpTests : IDisposable
 {
     private readonly ModelRoot _models = new();
@@ -25,26 +26,23 @@ public sealed class WarmUpTests : IDisposable
         settings["Models:WarmUp"] = "Eager";
         await using var server = await RunningServer.StartAsync(settings);
 
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        JsonElement version;
-        do
-        {
-            version = await NewestVersion(server);
-            if (version.GetProperty("coldStart").GetProperty("state").GetString() == "loaded")
-                break;
-            await Task.Delay(50);
-        }
-        while (DateTime.UtcNow < deadline);
+        await Poll.UntilAsync(
+            async () => (await NewestVersion(server)).GetProperty("coldStart").GetProperty("firstPredictionMs").ValueKind == JsonValueKind.Number,
+            TimeSpan.FromSeconds(30),
+            "the eager warm-up to load the default model and run its trial prediction");
+        var version = await NewestVersion(server);
 
         Assert.Equal("loaded", version.GetProperty("coldStart").GetProperty("state").GetString());
         Assert.True(version.GetProperty("coldStart").GetProperty("firstPredictionMs").GetDouble() > 0);
+
+        // The warm-up's trial prediction is a cold-start fact, not traffic.
+        Assert.Equal(0, version.GetProperty("traffic").GetProperty("predictions").GetInt64());
     }
 
     [Fact]
     public async Task Lazy_LoadsOnFirstUseAndCountsTraffic()
     {
         await using var server = await RunningServer.StartAsync(_models.Settings());
-        await Task.Delay(300);
         Assert.Equal("notLoaded", (await NewestVersion(server)).GetProperty("coldStart").GetProperty("state").GetString());
 
         for (int i = 0; i < 5; i++)

@@ -40,9 +40,11 @@ public class EnginePoolTests : IDisposable
     {
         int loads = 0;
         using var gate = new ManualResetEventSlim(false);
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var pool = Pool(() =>
         {
             Interlocked.Increment(ref loads);
+            loading.TrySetResult();
             gate.Wait(TimeSpan.FromSeconds(10)); // hold the load so every caller piles up behind it
             return Load();
         });
@@ -52,8 +54,9 @@ public class EnginePoolTests : IDisposable
             var scores = await pool.ScoreAsync(Tensor(i % 3 == 0 ? i : 0, i % 3 == 1 ? i : 0, i % 3 == 2 ? i : 0));
             return (i, scores);
         })).ToList();
-        await Task.Delay(200);
+        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.False(pool.IsLoaded);
+        Assert.Equal(ModelLoadState.Loading, pool.ColdStart.State);
         gate.Set();
         var results = await Task.WhenAll(callers);
 

@@ -34,11 +34,9 @@ public sealed class HotReloadTests : IDisposable
         var image = new NamedImage("red", Images.Solid(8, 8, SKColors.Red));
         Assert.Equal("2", (await classifier.ClassifyAsync(image)).Version);
 
-        // Six busy callers on two cores: give the thread pool room so the test's own timing is not starved.
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        ThreadPool.SetMinThreads(Math.Max(workers, 16), Math.Max(io, 16));
         using var stop = new CancellationTokenSource();
         var failures = 0;
+        var answered = new Milestones();
         var callers = Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
         {
             var seen = new List<string>();
@@ -49,6 +47,7 @@ public sealed class HotReloadTests : IDisposable
                     var result = await classifier.ClassifyAsync(image, catalog.Resolve(), topK: 1);
                     Assert.Equal("red", result.Images[0].Top![0].Label);
                     seen.Add(result.Version);
+                    answered.Add();
                 }
                 catch (Exception)
                 {
@@ -59,13 +58,14 @@ public sealed class HotReloadTests : IDisposable
             return seen;
         })).ToList();
 
-        await Task.Delay(300);
+        // Each phase runs until the callers have answered a number of requests more, whatever the machine's speed.
+        await answered.ReachedAsync(30);
         Publish("3");
         await refresher.RefreshAsync(CancellationToken.None);
-        await Task.Delay(300);
+        await answered.ReachedAsync(answered.Count + 30);
         Publish("4", broken: true);
         await refresher.RefreshAsync(CancellationToken.None);
-        await Task.Delay(300);
+        await answered.ReachedAsync(answered.Count + 30);
         await stop.CancelAsync();
         var sequences = await Task.WhenAll(callers);
 
@@ -106,7 +106,7 @@ public sealed class HotReloadTests : IDisposable
         var settings = _models.Settings();
         settings["Models:Canary:tiny-cnn:1"] = "90";
         settings["Models:Canary:tiny-cnn:2"] = "10";
-        using var services = TestServices.Create(settings);
+        using var services = TestServices.Create(settings, s => s.AddSingleton(new Random(20261127)));
         var catalog = services.GetRequiredService<ModelCatalog>();
 
         const int draws = 4000;
@@ -123,7 +123,7 @@ public sealed class HotReloadTests : IDisposable
         var settings = _models.Settings();
         settings["Models:Canary:tiny-cnn:1"] = "50";
         settings["Models:Canary:tiny-cnn:2"] = "50";
-        await using var services = TestServices.Create(settings);
+        await using var services = TestServices.Create(settings, s => s.AddSingleton(new Random(7)));
         var classifier = services.GetRequiredService<ImageClassifier>();
         var image = new NamedImage("red", Images.Solid(8, 8, SKColors.Red));
 
@@ -155,5 +155,83 @@ public sealed class HotReloadTests : IDisposable
         var rejected = Assert.Single(listing.Versions, v => v.Rejected is not null);
         Assert.Equal("3", rejected.Version);
         Assert.Null(listing.Versions.Single(v => v.Version == "2").Rejected);
+    }
+
+    [Fact]
+    public async Task Retire_WaitsForALeaseAndTheLeasedPoolKeepsServing()
+    {
+        await using var services = TestServices.Create(_models.Settings());
+        var catalog = services.GetRequiredService<ModelCatalog>();
+        var registry = services.GetRequiredService<EnginePoolRegistry>();
+        var classifier = services.GetRequiredService<ImageClassifier>();
+        var image = new NamedImage("red", Images.Solid(8, 8, SKColors.Red));
+        Assert.Equal("2", (await classifier.ClassifyAsync(image)).Version);
+        var lease = registry.Lease(catalog.Resolve());
+        var tensor = new float[(await lease.Pool.GetPipelineAsync()).Package.Manifest.Preprocessing.TensorLength];
+
+        Publish("3");
+        var refresh = services.GetRequiredService<ModelRefreshService>().RefreshAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => Task.FromResult(catalog.Active("tiny-cnn")?.Version == "3"), TimeSpan.FromSeconds(30), "version 3 to take over");
+
+        // Version 2 is out of service, but the lease holds it: the retirement waits, and the pool still answers.
+        Assert.False(refresh.IsCompleted);
+        Assert.Equal("3", (await classifier.ClassifyAsync(image)).Version);
+        Assert.Equal("2", lease.Pool.Version);
+        Assert.NotEmpty(await lease.Pool.ScoreAsync(tensor));
+        Assert.True(lease.Pool.IsLoaded);
+
+        var old = lease.Pool;
+        lease.Dispose();
+        await refresh.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(old.IsLoaded);
+    }
+
+    [Fact]
+    public async Task Readiness_ProbeIsAColdStartFactButNotTraffic()
+    {
+        await using var services = TestServices.Create(_models.Settings());
+        var health = services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>();
+
+        var ready = await ModelReadinessCheck.ReadAsync(health, CancellationToken.None);
+        var described = services.GetRequiredService<ModelDescriptions>().Get("tiny-cnn").Versions.Single(v => v.Version == "2");
+
+        Assert.True(ready.Ready, ready.Error);
+        Assert.NotNull(described.ColdStart.FirstPredictionMs);
+        Assert.Equal(0, described.Traffic.Predictions);
+    }
+
+    /// <summary>Counts answers and lets a test wait until a count is reached, instead of sleeping.</summary>
+    private sealed class Milestones
+    {
+        private readonly Lock _lock = new();
+        private readonly List<(int Target, TaskCompletionSource Reached)> _waiting = [];
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Add()
+        {
+            int count = Interlocked.Increment(ref _count);
+            lock (_lock)
+            {
+                foreach (var waiter in _waiting.Where(w => w.Target <= count).ToList())
+                {
+                    waiter.Reached.TrySetResult();
+                    _waiting.Remove(waiter);
+                }
+            }
+        }
+
+        public Task ReachedAsync(int target)
+        {
+            lock (_lock)
+            {
+                if (Count >= target)
+                    return Task.CompletedTask;
+                var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting.Add((target, reached));
+                return reached.Task.WaitAsync(TimeSpan.FromMinutes(2));
+            }
+        }
     }
 }

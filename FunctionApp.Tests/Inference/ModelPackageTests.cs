@@ -6,6 +6,7 @@ using Onnx;
 namespace FunctionApp.Tests.Inference;
 
 /// <summary>Every way a package can disagree with its files or its ONNX graph, and the message that says so.</summary>
+[Trait("Category", "EndToEnd")]
 public class ModelPackageTests : IDisposable
 {
     private readonly TempDirectory _temp = new();

@@ -6,6 +6,7 @@ using FunctionApp.Tests.Support;
 namespace FunctionApp.Tests.Integration;
 
 /// <summary><c>serve</c> with the bundled model under concurrent load: every answer must be the right class.</summary>
+[Trait("Category", "EndToEnd")]
 public class DefaultModelServerTests
 {
     [Fact]

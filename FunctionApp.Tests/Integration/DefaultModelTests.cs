@@ -23,6 +23,7 @@ public sealed class DefaultModelFixture : IDisposable
 /// The bundled model (ResNet-18 from NuGet plus the committed ML.NET head) on real Fashion-MNIST test
 /// images whose class is known: the first five of each class in the test split, never used in training.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class DefaultModelTests(DefaultModelFixture fixture) : IClassFixture<DefaultModelFixture>
 {
     private static readonly LabelledImageFolder Fashion = LabelledImageFolder.Scan(Images.TestData("fashion"));

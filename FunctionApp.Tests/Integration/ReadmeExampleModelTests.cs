@@ -9,6 +9,7 @@ namespace FunctionApp.Tests.Integration;
 /// model the tests can build (so the file cannot drift from what they test) and two images. Set
 /// <c>WRITE_BYOM_EXAMPLE=1</c> to write them again.
 /// </summary>
+[Trait("Category", "EndToEnd")]
 public class ReadmeExampleModelTests
 {
     private static readonly string Folder = Path.Combine(ReadmeSection.RepositoryRoot, "FunctionApp.Tests", "TestData", "byom");

@@ -34,8 +34,8 @@ public sealed class BlobFlow : IAsyncLifetime, IDisposable
         return settings;
     }
 
-    public ServiceProvider CreateServices(Action<Dictionary<string, string?>>? change = null) =>
-        TestServices.Create(Settings(change));
+    public ServiceProvider CreateServices(Action<Dictionary<string, string?>>? change = null, Action<IServiceCollection>? configure = null) =>
+        TestServices.Create(Settings(change), configure);
 
     public async Task InitializeAsync()
     {

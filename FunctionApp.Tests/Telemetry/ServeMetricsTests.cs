@@ -16,6 +16,7 @@ public sealed class ProcessWideMetrics;
 
 /// <summary><c>serve</c> shows the app's metrics at /metrics in the Prometheus text format, behind its API key.</summary>
 [Collection(nameof(ProcessWideMetrics))]
+[Trait("Category", "EndToEnd")]
 public sealed partial class ServeMetricsTests : IDisposable
 {
     private const string Key = "metrics-key";

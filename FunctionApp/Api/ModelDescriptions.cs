@@ -52,27 +52,26 @@ public sealed class ModelDescriptions(ModelCatalog catalog, EnginePoolRegistry p
     public ModelVersionInfo Describe(ModelEntry entry, IReadOnlyList<ModelEntry>? all = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        all ??= catalog.List();
+        var snapshot = catalog.Snapshot;
+        all ??= snapshot.Entries;
         bool isNewest = all.FirstOrDefault(e => e.Name == entry.Name)?.Version == entry.Version;
         bool isActive = (catalog.Active(entry.Name)?.Version ?? all.FirstOrDefault(e => e.Name == entry.Name)?.Version) == entry.Version;
-        var pool = pools.GetPool(entry with { Pinned = true });
-        var facts = pool.ColdStart;
-        var traffic = pool.Traffic.Snapshot();
+
+        // Only a pool that exists has facts to show: describing a version never creates one.
+        var pool = pools.Find(entry);
+        var facts = pool?.ColdStart ?? new ColdStartFacts(ModelLoadState.NotLoaded, 0, null, null, null, null);
+        var traffic = pool?.Traffic.Snapshot() ?? new TrafficSnapshot(0, 0, null, null, null);
         var coldStart = new ColdStartInfo(facts.State, facts.LoadAttempts, facts.LoadTime?.TotalMilliseconds, facts.FirstPredictionTime?.TotalMilliseconds, facts.LoadedAt, facts.LastError is { } error ? PublicText.Scrub(error) : null);
         var rejected = catalog.Rejection(entry.Name, entry.Version) is { } reason ? PublicText.Scrub(reason) : null;
         bool isDefault = entry.Name == catalog.DefaultModel && isActive;
-        try
-        {
-            var package = ModelPackage.Open(entry.Directory, PackageUse.Classifier, servedVersion: entry.Version);
-            var m = package.Manifest;
-            var p = m.Preprocessing;
-            var input = new ModelInputInfo(m.InputTensor, InferencePipeline.InputDims(p).Select(d => (long)d).ToArray(), p.Layout, p.ChannelOrder, p.PixelScale == PixelScale.Unit ? "0-1" : "0-255", p.Resize, p.Mean, p.Std);
-            var output = new ModelOutputInfo(m.OutputTensor, m.OutputShape, m.Scores);
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic, Rejected: rejected);
-        }
-        catch (ModelPackageException ex)
-        {
-            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, PublicText.Scrub(ex.Message), rejected);
-        }
+        var known = snapshot.Find(entry.Name, entry.Version);
+        if (known?.Package is not { } package)
+            return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, null, null, null, null, null, coldStart, traffic, PublicText.Scrub(known?.Problem?.Message ?? "The version is not in the catalog."), rejected);
+
+        var m = package.Manifest;
+        var p = m.Preprocessing;
+        var input = new ModelInputInfo(m.InputTensor, InferencePipeline.InputDims(p).Select(d => (long)d).ToArray(), p.Layout, p.ChannelOrder, p.PixelScale == PixelScale.Unit ? "0-1" : "0-255", p.Resize, p.Mean, p.Std);
+        var output = new ModelOutputInfo(m.OutputTensor, m.OutputShape, m.Scores);
+        return new ModelVersionInfo(entry.Name, entry.Version, isDefault, isNewest, m.Description, input, output, package.Labels.Count, m.Head is not null, coldStart, traffic, Rejected: rejected);
     }
 }

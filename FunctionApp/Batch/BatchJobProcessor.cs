@@ -96,7 +96,8 @@ public sealed partial class BatchJobProcessor(
             }
 
             var model = catalog.Resolve();
-            var pool = await classifier.GetLoadedPoolAsync(model, cancellationToken);
+            using var lease = await classifier.LeaseLoadedPoolAsync(model, cancellationToken);
+            var pool = lease.Pool;
             int chunkSize = Math.Min(_options.ChunkSize, _prediction.MaxBatchImages);
             var plan = Plan(entries, chunkSize);
             var now = time.GetUtcNow();

@@ -23,7 +23,7 @@ public sealed record ChainState(string Id, string Model, string Version, int Ste
 /// <summary>
 /// A sliced model run as a chain of function invocations: each step loads only its slice, reads the tensors it
 /// needs from blob storage, writes the tensors later steps need, and queues the next step; the last step applies
-/// the head and writes the answer. A step that already ran (a redelivered message) only queues its successor
+/// the head and writes the answer. Steps run through the model's chain pool (<see cref="EnginePoolRegistry.LeaseChain"/>). A step that already ran (a redelivered message) only queues its successor
 /// again, and the successor's own check absorbs the duplicate, so results are written once. Tensors are deleted
 /// when the chain finishes. A chain started by a blob in <c>chain-images/</c> ends with one outcome record,
 /// <c>chain-results/{name}.json</c>, replaced when the blob is.
@@ -32,7 +32,7 @@ public sealed partial class SliceChain(
     BlobStorage storage,
     ModelCatalog catalog,
     ImagePreprocessor preprocessor,
-    IOptions<OnnxRuntimeOptions> runtime,
+    EnginePoolRegistry pools,
     IOptions<PredictionOptions> prediction,
     TimeProvider time,
     ILogger<SliceChain> logger)
@@ -124,7 +124,7 @@ public sealed partial class SliceChain(
     {
         ArgumentNullException.ThrowIfNull(image);
         var entry = catalog.Resolve(model, version);
-        var package = ModelPackage.Open(entry.Directory);
+        var package = catalog.Package(entry);
         if (!package.IsSliced)
             throw new InvalidInferenceRequestException($"Model '{entry.Name}' version '{entry.Version}' is not sliced; make a sliced version with the slice command.");
         int k = topK ?? prediction.Value.DefaultTopK;
@@ -167,7 +167,11 @@ public sealed partial class SliceChain(
         if (state is null || state.Status != Running)
             return;
 
-        var package = ModelPackage.Open(catalog.Resolve(state.Model, state.Version).Directory);
+        // The chain's pool: the package read once, the head loaded once, each slice loaded only for its step; the same
+        // metrics, traffic stats and cold-start facts as every other run of the model.
+        using var lease = pools.LeaseChain(catalog.Resolve(state.Model, state.Version));
+        var pool = lease.Pool;
+        var package = (await pool.GetPipelineAsync(cancellationToken)).Package;
         var slices = package.Manifest.Slices!;
         if (step.Step < 0 || step.Step >= slices.Count)
             return;
@@ -178,8 +182,7 @@ public sealed partial class SliceChain(
             var inputs = new Dictionary<string, (float[], long[])>(StringComparer.Ordinal);
             foreach (var input in slice.Inputs)
                 inputs[input.Name] = TensorBlob.Decode((await storage.Chains.GetBlobClient($"{step.Id}/tensors/{input.Name}").DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span);
-            using var runner = new SlicedModelRunner([(Path.Combine(package.Directory, slice.File), slice)], SliceResidency.OneAtATime, runtime.Value.CreateSessionOptions);
-            var outputs = runner.Run(inputs);
+            var outputs = await pool.RunSliceAsync(step.Step, inputs, cancellationToken);
             foreach (var output in slice.Outputs)
                 await BlobWrites.UploadAsync(storage.Chains.GetBlobClient($"{step.Id}/tensors/{output.Name}"), new BinaryData(TensorBlob.Encode(outputs[output.Name].Data, outputs[output.Name].Shape)), "application/octet-stream", null, cancellationToken);
             await BlobWrites.UploadAsync(marker, BinaryData.FromString(string.Empty), "text/plain", null, cancellationToken);
@@ -193,7 +196,8 @@ public sealed partial class SliceChain(
         }
 
         var final = TensorBlob.Decode((await storage.Chains.GetBlobClient($"{step.Id}/tensors/{package.Manifest.OutputTensor}").DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span);
-        var top = new HeadScorer(package, final.Shape).Rank(final.Data, state.TopK);
+        var scores = await pool.ScoreAsync(final.Data, InferencePriority.Bulk, cancellationToken);
+        var top = ScorePostprocessor.Rank(scores, package.Manifest.Scores, package.Labels, state.TopK);
         var finished = state with { Status = Finished, Finished = time.GetUtcNow(), Top = top };
         await WriteStateAsync(storage.Chains, finished, cancellationToken);
         await WriteResultForSourceAsync(finished, cancellationToken);

@@ -212,32 +212,48 @@ public sealed partial class ImageClassifier(
         WithPoolAsync(entry, async pool => (await pool.GetPipelineAsync(cancellationToken)).Package);
 
     /// <summary>
-    /// The loaded pool that serves <paramref name="entry"/>: the entry's own, or, when an unpinned entry's version
-    /// cannot load, the pool of the newest version that can (the broken one is rejected, with its reason).
+    /// A lease on the loaded pool that serves <paramref name="entry"/>: the entry's own, or, when an unpinned entry's
+    /// version cannot load, the pool of the newest version that can (the broken one is rejected, with its reason).
+    /// The caller disposes the lease when done with the pool.
     /// </summary>
     /// <exception cref="ModelLoadException">The pinned version, or every version of the model, failed to load.</exception>
-    public async Task<EnginePool> GetLoadedPoolAsync(ModelEntry entry, CancellationToken cancellationToken = default) =>
-        await WithPoolAsync(entry, async pool =>
+    public async Task<PoolLease> LeaseLoadedPoolAsync(ModelEntry entry, CancellationToken cancellationToken = default)
+    {
+        while (true)
         {
-            await pool.GetPipelineAsync(cancellationToken);
-            return pool;
-        });
+            var lease = pools.Lease(entry);
+            try
+            {
+                await lease.Pool.GetPipelineAsync(cancellationToken);
+                return lease;
+            }
+            catch (ModelLoadException ex) when (!entry.Pinned && catalog.Reject(entry, ex.Reason) is { } fallback && fallback.Version != entry.Version)
+            {
+                lease.Dispose();
+                LogFallback(entry.Name, entry.Version, fallback.Version, ex.Reason);
+                entry = fallback;
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+        }
+    }
 
     /// <summary>
-    /// Runs work on the entry's pool. If that version was retired (hot reload) between choosing the pool and using
-    /// it, the work runs once more on the pool that replaced it, so a switch fails no request. If an unpinned
-    /// entry's version cannot load, it is rejected and the work runs on the newest version that loads.
+    /// Runs work on the entry's pool under a lease, so a hot reload that retires the version meanwhile waits for the
+    /// work instead of failing it. If an unpinned entry's version cannot load, it is rejected and the work runs on
+    /// the newest version that loads.
     /// </summary>
     private async Task<T> WithPoolAsync<T>(ModelEntry entry, Func<EnginePool, Task<T>> work)
     {
-        for (int attempt = 0; ; attempt++)
+        while (true)
         {
             try
             {
-                return await work(pools.GetPool(entry));
-            }
-            catch (ObjectDisposedException) when (attempt == 0)
-            {
+                using var lease = pools.Lease(entry);
+                return await work(lease.Pool);
             }
             catch (ModelLoadException ex) when (!entry.Pinned && catalog.Reject(entry, ex.Reason) is { } fallback && fallback.Version != entry.Version)
             {

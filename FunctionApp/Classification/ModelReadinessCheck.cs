@@ -40,19 +40,6 @@ public sealed class ModelReadinessCheck(ModelCatalog catalog, EnginePoolRegistry
 
     public async Task<Readiness> CheckAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            return await CheckOnceAsync(cancellationToken);
-        }
-        catch (ObjectDisposedException)
-        {
-            // The version was retired by a hot reload while we looked: ask again about its successor.
-            return await CheckOnceAsync(cancellationToken);
-        }
-    }
-
-    private async Task<Readiness> CheckOnceAsync(CancellationToken cancellationToken)
-    {
         ModelEntry entry;
         try
         {
@@ -65,12 +52,13 @@ public sealed class ModelReadinessCheck(ModelCatalog catalog, EnginePoolRegistry
 
         try
         {
-            var pool = await classifier.GetLoadedPoolAsync(entry, cancellationToken);
+            using var lease = await classifier.LeaseLoadedPoolAsync(entry, cancellationToken);
+            var pool = lease.Pool;
             var pipeline = await pool.GetPipelineAsync(cancellationToken);
             var directory = pipeline.Package.Directory;
             if (_verifiedDirectory != directory)
             {
-                await pool.ScoreAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
+                await pool.ProbeAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
                 _verifiedDirectory = directory;
             }
 
@@ -78,7 +66,7 @@ public sealed class ModelReadinessCheck(ModelCatalog catalog, EnginePoolRegistry
         }
         catch (ModelLoadException ex)
         {
-            return new Readiness(false, entry.Name, entry.Version, pools.GetPool(entry).ColdStart, ex.Message);
+            return new Readiness(false, entry.Name, entry.Version, pools.Find(entry)?.ColdStart, ex.Message);
         }
     }
 }

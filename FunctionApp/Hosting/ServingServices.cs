@@ -24,6 +24,7 @@ public static class ServingServices
         services.AddImaging();
         services.AddModelExecution();
         services.AddModelCatalog();
+        services.AddDefaultModelValidation();
         services.AddStorage();
         services.AddModelRefresh();
         services.AddClassification();

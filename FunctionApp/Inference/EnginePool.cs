@@ -22,18 +22,20 @@ public sealed partial class EnginePool : IAsyncDisposable
     private readonly int _maxEngines;
     private readonly BatchScoring _batchScoring;
     private readonly InferenceMetrics? _metrics;
+    private readonly OnnxRuntimeOptions _runtime;
+    private readonly Lock _factsLock = new();
+    private readonly Lock _leaseLock = new();
+    private readonly TaskCompletionSource _leasesReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile InferencePipeline? _pipeline;
-    private int _loadAttempts;
+    private volatile ColdStartFacts _facts = new(ModelLoadState.NotLoaded, 0, null, null, null, null);
     private int _enginesCreated;
-    private TimeSpan? _loadTime;
-    private TimeSpan? _firstPredictionTime;
-    private DateTimeOffset? _loadedAt;
-    private string? _lastError;
-    private volatile bool _loading;
+    private int _leases;
+    private bool _retiring;
     private volatile bool _disposed;
 
-    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null)
+    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null, OnnxRuntimeOptions? runtime = null)
     {
+        _runtime = runtime ?? new OnnxRuntimeOptions();
         ArgumentNullException.ThrowIfNull(options);
         Model = model;
         Version = version;
@@ -57,13 +59,52 @@ public sealed partial class EnginePool : IAsyncDisposable
 
     public bool IsLoaded => _pipeline is not null;
 
-    public ColdStartFacts ColdStart => new(
-        _pipeline is not null ? ModelLoadState.Loaded : _loading ? ModelLoadState.Loading : _lastError is not null ? ModelLoadState.Failed : ModelLoadState.NotLoaded,
-        Volatile.Read(ref _loadAttempts),
-        _loadTime,
-        _firstPredictionTime,
-        _loadedAt,
-        _lastError);
+    /// <summary>Where loading stands and what the cold start cost: one consistent snapshot, replaced whole on every change.</summary>
+    public ColdStartFacts ColdStart => _facts;
+
+    /// <summary>
+    /// Takes a lease: while it is held the pool is not released, even if its version is retired meanwhile. False once
+    /// the pool has been retired (the caller asks the registry again, which hands out the successor's pool).
+    /// </summary>
+    internal bool TryEnter()
+    {
+        lock (_leaseLock)
+        {
+            if (_retiring)
+                return false;
+            _leases++;
+            return true;
+        }
+    }
+
+    internal void Exit()
+    {
+        lock (_leaseLock)
+        {
+            if (--_leases == 0 && _retiring)
+                _leasesReleased.TrySetResult();
+        }
+    }
+
+    /// <summary>Refuses new leases, waits for the current ones to be returned, then releases the model.</summary>
+    internal async ValueTask RetireAsync()
+    {
+        lock (_leaseLock)
+        {
+            _retiring = true;
+            if (_leases == 0)
+                _leasesReleased.TrySetResult();
+        }
+
+        await _leasesReleased.Task;
+        await DisposeAsync();
+    }
+
+    private void UpdateFacts(Func<ColdStartFacts, ColdStartFacts> change)
+    {
+        lock (_factsLock)
+            _facts = change(_facts);
+    }
 
     /// <summary>Returns the loaded pipeline, loading it first if no caller has yet.</summary>
     /// <exception cref="ModelLoadException">Loading failed; the next call tries again.</exception>
@@ -79,20 +120,18 @@ public sealed partial class EnginePool : IAsyncDisposable
                 return loaded;
             ObjectDisposedException.ThrowIf(_disposed, this);
 
-            Interlocked.Increment(ref _loadAttempts);
-            _loading = true;
+            UpdateFacts(f => f with { State = ModelLoadState.Loading, LoadAttempts = f.LoadAttempts + 1 });
             long start = Stopwatch.GetTimestamp();
             using var activity = InferenceActivity.LoadModel(Model, Version);
             try
             {
                 // Loading is CPU and disk bound; keep it off the caller's context.
                 var pipeline = await Task.Run(_load, cancellationToken);
-                _loadTime = Stopwatch.GetElapsedTime(start);
-                _loadedAt = DateTimeOffset.UtcNow;
-                _lastError = null;
+                var loadTime = Stopwatch.GetElapsedTime(start);
                 _pipeline = pipeline;
-                LogLoaded(Model, Version, _loadTime.Value.TotalMilliseconds);
-                _metrics?.ModelLoaded(Model, Version, _loadTime.Value);
+                UpdateFacts(f => f with { State = ModelLoadState.Loaded, LoadTime = loadTime, LoadedAt = DateTimeOffset.UtcNow, LastError = null });
+                LogLoaded(Model, Version, loadTime.TotalMilliseconds);
+                _metrics?.ModelLoaded(Model, Version, loadTime);
                 return pipeline;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -100,13 +139,14 @@ public sealed partial class EnginePool : IAsyncDisposable
                 RecordFailure(InferenceMetrics.Errors.ModelLoad);
                 activity.Fail(ex);
                 var reason = PublicText.Scrub(ex.Message);
-                _lastError = reason;
+                UpdateFacts(f => f with { State = ModelLoadState.Failed, LastError = reason });
                 LogLoadFailed(ex, Model, Version, reason);
                 throw new ModelLoadException(Model, Version, reason, ex);
             }
-            finally
+            catch (OperationCanceledException)
             {
-                _loading = false;
+                UpdateFacts(f => f with { State = f.LastError is null ? ModelLoadState.NotLoaded : ModelLoadState.Failed });
+                throw;
             }
         }
         finally
@@ -120,7 +160,18 @@ public sealed partial class EnginePool : IAsyncDisposable
         ScoreAsync(tensor, InferencePriority.Interactive, cancellationToken);
 
     /// <inheritdoc cref="ScoreAsync(float[], CancellationToken)"/>
-    public async ValueTask<float[]> ScoreAsync(float[] tensor, InferencePriority priority, CancellationToken cancellationToken = default)
+    public ValueTask<float[]> ScoreAsync(float[] tensor, InferencePriority priority, CancellationToken cancellationToken = default) =>
+        ScoreCoreAsync(tensor, priority, traffic: true, cancellationToken);
+
+    /// <summary>
+    /// A check that the model answers (readiness, warm-up, a new version's trial run): one run on a pooled engine that
+    /// counts as the version's first prediction if it is one, but not as traffic: not in the predictions, the latency
+    /// percentiles or the inference metrics.
+    /// </summary>
+    public ValueTask<float[]> ProbeAsync(float[] tensor, CancellationToken cancellationToken = default) =>
+        ScoreCoreAsync(tensor, InferencePriority.Interactive, traffic: false, cancellationToken);
+
+    private async ValueTask<float[]> ScoreCoreAsync(float[] tensor, InferencePriority priority, bool traffic, CancellationToken cancellationToken)
     {
         var pipeline = await GetPipelineAsync(cancellationToken);
         await _slots.WaitAsync(priority, cancellationToken);
@@ -142,17 +193,15 @@ public sealed partial class EnginePool : IAsyncDisposable
             }
             catch
             {
-                RecordFailure(InferenceMetrics.Errors.Inference);
+                if (traffic)
+                    RecordFailure(InferenceMetrics.Errors.Inference);
                 throw;
             }
 
             var elapsed = Stopwatch.GetElapsedTime(start);
-            RecordScored(elapsed);
-            if (_firstPredictionTime is null)
-            {
-                _firstPredictionTime = elapsed;
-                LogFirstPrediction(Model, Version, elapsed.TotalMilliseconds);
-            }
+            if (traffic)
+                RecordScored(elapsed);
+            RecordFirstPrediction(elapsed);
 
             return output.Scores;
         }
@@ -160,6 +209,45 @@ public sealed partial class EnginePool : IAsyncDisposable
         {
             if (engine is not null)
                 _idle.Add(engine);
+            _slots.Release();
+        }
+    }
+
+    /// <summary>
+    /// One step of a slice chain: loads slice <paramref name="index"/> of this sliced version, runs it on the tensors
+    /// it names, and releases it, so the step needs only that slice's memory. Takes an engine slot like any run
+    /// (behind interactive callers); its time is recorded per slice, and a failure counts against the version.
+    /// </summary>
+    public async ValueTask<IReadOnlyDictionary<string, (float[] Data, long[] Shape)>> RunSliceAsync(int index, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var package = (await GetPipelineAsync(cancellationToken)).Package;
+        var slices = package.Manifest.Slices ?? throw new InvalidInferenceRequestException($"Model '{Model}' version '{Version}' is not sliced.");
+        if (index < 0 || index >= slices.Count)
+            throw new InvalidInferenceRequestException($"Model '{Model}' version '{Version}' has {slices.Count} slices; there is no slice {index}.");
+        var slice = slices[index];
+        await _slots.WaitAsync(InferencePriority.Bulk, cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long start = Stopwatch.GetTimestamp();
+            IReadOnlyDictionary<string, (float[] Data, long[] Shape)> outputs;
+            try
+            {
+                using var runner = new SlicedModelRunner([(Path.Combine(package.Directory, slice.File), slice)], SliceResidency.OneAtATime, _runtime.CreateSessionOptions);
+                outputs = runner.Run(inputs);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                RecordFailure(InferenceMetrics.Errors.Inference);
+                throw;
+            }
+
+            _metrics?.SliceStepRan(Model, Version, index, Stopwatch.GetElapsedTime(start));
+            return outputs;
+        }
+        finally
+        {
             _slots.Release();
         }
     }
@@ -218,8 +306,9 @@ public sealed partial class EnginePool : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits for in-flight predictions to return their engines, then releases the model. Calls that arrive
-    /// afterwards fail with <see cref="ObjectDisposedException"/>.
+    /// Waits for in-flight predictions to return their engines, then releases the model. A version taken out of
+    /// service goes through <see cref="RetireAsync"/>, which first waits for every lease; a call after disposal is a
+    /// bug and fails with <see cref="ObjectDisposedException"/>.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -246,6 +335,22 @@ public sealed partial class EnginePool : IAsyncDisposable
 
         // Let anyone still queued for a slot through, to see the pool is disposed.
         _slots.Release(_maxEngines);
+    }
+
+    private void RecordFirstPrediction(TimeSpan elapsed)
+    {
+        if (_facts.FirstPredictionTime is not null)
+            return;
+        bool first = false;
+        UpdateFacts(f =>
+        {
+            if (f.FirstPredictionTime is not null)
+                return f;
+            first = true;
+            return f with { FirstPredictionTime = elapsed };
+        });
+        if (first)
+            LogFirstPrediction(Model, Version, elapsed.TotalMilliseconds);
     }
 
     /// <summary>One image scored: the version's own traffic stats and the app's metrics.</summary>

@@ -16,6 +16,7 @@ public sealed class EnginePoolRegistry(
     InferenceMetrics metrics) : IAsyncDisposable, IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<EnginePool>> _pools = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<EnginePool>> _chainPools = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ModelEntry> _successors = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -37,6 +38,54 @@ public sealed class EnginePoolRegistry(
             metrics))).Value;
     }
 
+    /// <summary>The pool of exactly this version's folder if one exists (loaded or not); never creates one.</summary>
+    public EnginePool? Find(ModelEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return _pools.TryGetValue(Path.GetFullPath(entry.Directory), out var pool) && pool.IsValueCreated ? pool.Value : null;
+    }
+
+    /// <summary>
+    /// A lease on the pool that serves <paramref name="entry"/>: the pool stays usable until the lease is disposed,
+    /// even if a hot reload retires its version meanwhile. An unpinned entry whose version was retired gets its
+    /// successor's pool.
+    /// </summary>
+    public PoolLease Lease(ModelEntry entry)
+    {
+        while (true)
+        {
+            var pool = GetPool(entry);
+            if (pool.TryEnter())
+                return new PoolLease(pool);
+
+            // Retired between the lookup and the lease: the registry no longer holds it, so the next lookup finds the
+            // successor (or, for a pinned entry, a fresh pool of the same version).
+        }
+    }
+
+    /// <summary>
+    /// The pool that runs a sliced model as a chain of steps: the package opened once, the head (if any) loaded once
+    /// with its engines pooled, each slice loaded only for the step that runs it. Leased like a classifier's pool.
+    /// </summary>
+    public PoolLease LeaseChain(ModelEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        while (true)
+        {
+            var key = Path.GetFullPath(entry.Directory);
+            var pool = _chainPools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
+                entry.Name,
+                entry.Version,
+                () => InferencePipeline.CreateChainHead(ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version), runtimeOptions.Value),
+                poolOptions.Value,
+                loggerFactory.CreateLogger<EnginePool>(),
+                metrics,
+                runtimeOptions.Value))).Value;
+            if (pool.TryEnter())
+                return new PoolLease(pool);
+        }
+    }
+
     /// <summary>
     /// Takes a version out of service: later unpinned lookups go to <paramref name="successor"/>, and the old
     /// pool is disposed once its in-flight predictions have finished.
@@ -48,7 +97,9 @@ public sealed class EnginePoolRegistry(
         if (successor is not null)
             _successors[key] = successor with { Pinned = false };
         if (_pools.TryRemove(key, out var pool) && pool.IsValueCreated)
-            await pool.Value.DisposeAsync();
+            await pool.Value.RetireAsync();
+        if (_chainPools.TryRemove(key, out var chain) && chain.IsValueCreated)
+            await chain.Value.RetireAsync();
     }
 
     /// <summary>The pools created so far, loaded or not.</summary>
@@ -59,8 +110,9 @@ public sealed class EnginePoolRegistry(
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var pool in _pools.Values.Where(p => p.IsValueCreated))
+        foreach (var pool in _pools.Values.Concat(_chainPools.Values).Where(p => p.IsValueCreated))
             await pool.Value.DisposeAsync();
         _pools.Clear();
+        _chainPools.Clear();
     }
 }

@@ -85,7 +85,6 @@ public sealed class InferencePipeline : IDisposable
         inputSchema[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, inputDims);
         var empty = ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema);
 
-        TransformerChain<ITransformer> transformer;
         var stages = new List<ITransformer>();
         IDataView afterOnnx = empty;
         try
@@ -121,6 +120,42 @@ public sealed class InferencePipeline : IDisposable
             throw new ModelPackageException(package.Directory, [$"ONNX Runtime cannot load '{manifest.OnnxFile}': {ex.Message}"]);
         }
 
+        return Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages);
+    }
+
+    /// <summary>
+    /// The end of a sliced model, for the last step of a slice chain, which has only the final tensor in hand: the
+    /// ML.NET head (if the package has one) on that tensor as <c>Features</c>, or the tensor itself as scores. Engines
+    /// from this pipeline take the final tensor as their input.
+    /// </summary>
+    public static InferencePipeline CreateChainHead(ModelPackage package, OnnxRuntimeOptions runtime)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(runtime);
+        var manifest = package.Manifest;
+        if (manifest.Slices is not { Count: > 0 } slices)
+            throw new ModelPackageException(package.Directory, ["the package is not sliced, so it cannot run as a chain"]);
+        var first = slices[0].Inputs.First(t => t.Name == manifest.InputTensor);
+        var final = slices.SelectMany(sl => sl.Outputs).Last(t => t.Name == manifest.OutputTensor);
+
+        // The slices' own records say what crosses the chain's ends; no slice file is read here.
+        var signature = new OnnxSignature(
+            [new OnnxTensorInfo(first.Name, (TensorProto.Types.DataType)first.ElementType, first.Shape)],
+            [new OnnxTensorInfo(final.Name, (TensorProto.Types.DataType)final.ElementType, final.Shape)],
+            IrVersion: 0);
+        var ml = new MLContext(seed: 0);
+        var inputSchema = SchemaDefinition.Create(typeof(TensorInput));
+        inputSchema[0].ColumnName = manifest.OutputTensor;
+        inputSchema[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, final.Shape.Select(d => (int)d).ToArray());
+        var empty = ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema);
+        return Finish(package, signature, ml, inputSchema, empty, empty, []);
+    }
+
+    /// <summary>Adds the head (or the plain copy of the output tensor) after the ONNX stages and builds the pipeline.</summary>
+    private static InferencePipeline Finish(ModelPackage package, OnnxSignature signature, MLContext ml, SchemaDefinition inputSchema, IDataView empty, IDataView afterOnnx, List<ITransformer> stages)
+    {
+        var manifest = package.Manifest;
+        TransformerChain<ITransformer> transformer;
         try
         {
             // Transform is lazy: these views only carry the schema each stage is fitted against.

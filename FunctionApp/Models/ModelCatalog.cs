@@ -29,14 +29,14 @@ public sealed class ModelNotFoundException : Exception
 /// configured (<c>Models:Canary:{name}:{version}</c> = weight), a version drawn by weight. A version that failed
 /// to load is rejected: unpinned requests skip it for the newest version that loads.
 /// </summary>
-public sealed class ModelCatalog(IOptions<ModelsOptions> options)
+public sealed class ModelCatalog(IOptions<ModelsOptions> options, Random? random = null)
 {
     private readonly ModelsOptions _options = options.Value;
+    private readonly Random _random = random ?? Random.Shared;
+    private readonly Lock _refreshLock = new();
+    private volatile CatalogSnapshot? _snapshot;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ModelEntry> _active = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _rejected = new(StringComparer.Ordinal);
-    private volatile IReadOnlyList<ModelEntry>? _listing;
-
-    private volatile string? _onlyModel;
 
     public string Root => _options.ResolvedRoot;
 
@@ -51,14 +51,52 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
         {
             if (!string.IsNullOrWhiteSpace(_options.Default))
                 return _options.Default;
-            if (_onlyModel is { } only)
-                return only;
-            var names = ModelNames(Root);
-            return names.Count == 1 ? _onlyModel = names[0] : null;
+            var names = Snapshot.Names;
+            return names.Count == 1 ? names[0] : null;
         }
     }
 
-    /// <summary>The names of the models under a root: folders holding at least one version with a manifest.</summary>
+    /// <summary>What the last read of the models root found; read once on first use, then by <see cref="Refresh"/>.</summary>
+    public CatalogSnapshot Snapshot => _snapshot ?? Refresh();
+
+    /// <summary>
+    /// Reads the models root again: every version's manifest and labels (no model is loaded; a version whose
+    /// <c>model.json</c> has not changed keeps what the last read found). The refresh service calls this every
+    /// <c>Models:RefreshInterval</c>; requests only read the result, so no request touches the disk to list or
+    /// describe models.
+    /// </summary>
+    public CatalogSnapshot Refresh()
+    {
+        lock (_refreshLock)
+        {
+            var previous = _snapshot;
+            var versions = !Directory.Exists(Root) ? [] : Directory.EnumerateDirectories(Root)
+                .OrderBy(Path.GetFileName, StringComparer.Ordinal)
+                .SelectMany(modelDir => Directory.EnumerateDirectories(modelDir)
+                    .Where(v => File.Exists(Path.Combine(v, ModelManifest.FileName)))
+                    .Select(v => new ModelEntry(Path.GetFileName(modelDir), Path.GetFileName(v), v))
+                    .OrderByDescending(e => e.Version, VersionComparer.Instance))
+                .Select(entry => Read(entry, previous))
+                .ToList();
+            return _snapshot = new CatalogSnapshot(versions);
+        }
+    }
+
+    private static CatalogVersion Read(ModelEntry entry, CatalogSnapshot? previous)
+    {
+        var stamp = File.GetLastWriteTimeUtc(Path.Combine(entry.Directory, ModelManifest.FileName));
+        if (previous?.Find(entry.Name, entry.Version) is { } known && known.ManifestWritten == stamp && known.Entry.Directory == entry.Directory)
+            return known;
+        try
+        {
+            return new CatalogVersion(entry, ModelPackage.Open(entry.Directory, PackageUse.Classifier, servedVersion: entry.Version), null, stamp);
+        }
+        catch (ModelPackageException ex)
+        {
+            return new CatalogVersion(entry, null, ex, stamp);
+        }
+    }
+
     public static IReadOnlyList<string> ModelNames(string root) =>
         !Directory.Exists(root) ? [] : Directory.EnumerateDirectories(root)
             .Where(model => Directory.EnumerateDirectories(model).Any(version => File.Exists(Path.Combine(version, ModelManifest.FileName))))
@@ -68,28 +106,15 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
 
     private string NoDefault()
     {
-        var names = ModelNames(Root);
+        var names = Snapshot.Names;
         return names.Count == 0
             ? "No model was named, and there is no default: Models:Default is not set and the models root holds no model."
             : $"No model was named, and there is no default: Models:Default is not set and the models root holds {names.Count} models ({string.Join(", ", names)}). Name one in the request, or set Models:Default.";
     }
 
-    /// <summary>Every model version on disk now, newest version of each model first.</summary>
-    public IReadOnlyList<ModelEntry> List()
-    {
-        if (!Directory.Exists(Root))
-            return _listing = [];
-        return _listing = Directory.EnumerateDirectories(Root)
-            .OrderBy(Path.GetFileName, StringComparer.Ordinal)
-            .SelectMany(modelDir => Directory.EnumerateDirectories(modelDir)
-                .Where(v => File.Exists(Path.Combine(v, ModelManifest.FileName)))
-                .Select(v => new ModelEntry(Path.GetFileName(modelDir), Path.GetFileName(v), v))
-                .OrderByDescending(e => e.Version, VersionComparer.Instance))
-            .ToList();
-    }
+    /// <summary>Every model version the last read of the models root found, newest version of each model first.</summary>
+    public IReadOnlyList<ModelEntry> List() => Snapshot.Entries;
 
-    /// <summary>Finds a model version: the default model when no name is given, the active version (or a canary draw) when no version is.</summary>
-    /// <exception cref="ModelNotFoundException">No such model or version.</exception>
     public ModelEntry Resolve(string? name = null, string? version = null)
     {
         name = string.IsNullOrWhiteSpace(name) ? DefaultModel ?? throw new ModelNotFoundException(NoDefault()) : name;
@@ -98,20 +123,27 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
         else if (string.IsNullOrWhiteSpace(version))
             return _active.TryGetValue(name, out var active) ? active : _active.GetOrAdd(name, _ => Newest(name));
 
-        // Pinned requests use the last scan of the models root, and scan again only for a version it lacks.
-        var found = (_listing ?? List()).FirstOrDefault(e => e.Name == name && e.Version == version)
-            ?? List().FirstOrDefault(e => e.Name == name && e.Version == version);
-        if (found is not null)
-            return found with { Pinned = true };
-        var versions = _listing!.Where(e => e.Name == name).ToList();
+        // Pinned requests use the last read of the models root; a version published since then is found after the next refresh.
+        var versions = List().Where(e => e.Name == name).ToList();
         if (versions.Count == 0)
             throw new ModelNotFoundException($"No model named '{name}' is available.");
-        found = versions.FirstOrDefault(e => e.Version == version)
+        var found = versions.FirstOrDefault(e => e.Version == version)
             ?? throw new ModelNotFoundException($"Model '{name}' has no version '{version}' (available: {string.Join(", ", versions.Select(v => v.Version))}).");
         return found with { Pinned = true };
     }
 
     /// <summary>The version unpinned requests for a model get now, or null before its first use.</summary>
+    /// <summary>A version's package (manifest and labels) as the catalog read it; no disk access.</summary>
+    /// <exception cref="ModelPackageException">The package could not be read when the catalog last looked.</exception>
+    /// <exception cref="ModelNotFoundException">The catalog holds no such version.</exception>
+    public ModelPackage Package(ModelEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var known = Snapshot.Find(entry.Name, entry.Version)
+            ?? throw new ModelNotFoundException($"Model '{entry.Name}' has no version '{entry.Version}'.");
+        return known.Package ?? throw known.Problem!;
+    }
+
     public ModelEntry? Active(string name) => _active.TryGetValue(name, out var entry) ? entry : null;
 
     /// <summary>Makes <paramref name="entry"/> the version unpinned requests get, in one atomic step.</summary>
@@ -158,10 +190,10 @@ public sealed class ModelCatalog(IOptions<ModelsOptions> options)
             ?? throw new ModelNotFoundException($"No model named '{name}' is available.");
     }
 
-    private static string Draw(IDictionary<string, int> split)
+    private string Draw(IDictionary<string, int> split)
     {
         int total = split.Values.Sum(w => Math.Max(0, w));
-        int pick = Random.Shared.Next(Math.Max(1, total));
+        int pick = _random.Next(Math.Max(1, total));
         foreach (var (version, weight) in split.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             if (pick < weight)
@@ -197,4 +229,20 @@ public sealed class VersionComparer : IComparer<string>
 
         return 0;
     }
+}
+
+/// <summary>One version in the catalog: where it is, and its package as read (manifest and labels), or why it could not be read.</summary>
+public sealed record CatalogVersion(ModelEntry Entry, ModelPackage? Package, ModelPackageException? Problem, DateTime ManifestWritten);
+
+/// <summary>The models root as the catalog last read it: every version, newest first within each model.</summary>
+public sealed class CatalogSnapshot(IReadOnlyList<CatalogVersion> versions)
+{
+    public IReadOnlyList<CatalogVersion> Versions { get; } = versions;
+
+    public IReadOnlyList<ModelEntry> Entries { get; } = versions.Select(v => v.Entry).ToList();
+
+    /// <summary>The models (names) that have at least one version.</summary>
+    public IReadOnlyList<string> Names { get; } = versions.Select(v => v.Entry.Name).Distinct().Order(StringComparer.Ordinal).ToList();
+
+    public CatalogVersion? Find(string name, string version) => Versions.FirstOrDefault(v => v.Entry.Name == name && v.Entry.Version == version);
 }

@@ -56,7 +56,7 @@ public sealed partial class ModelRefreshService(
             foreach (var repository in repositories)
                 await repository.SyncAsync(cancellationToken);
 
-            foreach (var group in catalog.List().GroupBy(e => e.Name))
+            foreach (var group in catalog.Refresh().Entries.GroupBy(e => e.Name))
             {
                 var current = catalog.Active(group.Key);
                 var newest = group.First();
@@ -67,11 +67,11 @@ public sealed partial class ModelRefreshService(
                     continue;
                 catalog.Forgive(newest.Name, newest.Version);
 
-                var pool = pools.GetPool(newest with { Pinned = true });
                 try
                 {
-                    var pipeline = await pool.GetPipelineAsync(cancellationToken);
-                    await pool.ScoreAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
+                    using var lease = pools.Lease(newest with { Pinned = true });
+                    var pipeline = await lease.Pool.GetPipelineAsync(cancellationToken);
+                    await lease.Pool.ProbeAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
                 }
                 catch (ModelLoadException ex)
                 {

@@ -9,8 +9,17 @@ public static class ModelsServiceCollectionExtensions
     public static IServiceCollection AddModelCatalog(this IServiceCollection services)
     {
         services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ModelsOptions>, DefaultModelValidator>();
         services.AddSingleton<ModelCatalog>();
+        return services;
+    }
+
+    /// <summary>
+    /// For a host that answers requests naming no model: the start-up check that there is a default model and that
+    /// every canary version exists (<see cref="DefaultModelValidator"/>).
+    /// </summary>
+    public static IServiceCollection AddDefaultModelValidation(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidateOptions<ModelsOptions>, DefaultModelValidator>();
         return services;
     }
 

@@ -38,6 +38,7 @@ public sealed class InferenceMetrics
     private readonly Counter<long> _predictions;
     private readonly Counter<long> _batchImages;
     private readonly Counter<long> _batchJobs;
+    private readonly Histogram<double> _sliceStep;
 
     public InferenceMetrics(IMeterFactory meterFactory)
     {
@@ -49,10 +50,19 @@ public sealed class InferenceMetrics
         _predictions = meter.CreateCounter<long>("inference.predictions", "{image}", "Images classified, by model version and outcome.");
         _batchImages = meter.CreateCounter<long>("inference.batch.images", "{image}", "Images a batch job has finished, by outcome.");
         _batchJobs = meter.CreateCounter<long>("inference.batch.jobs", "{job}", "Batch jobs that ended, by status.");
+        _sliceStep = meter.CreateHistogram<double>("inference.slice.step.duration", "s", "Time to load, run and release one slice of a sliced model (one step of a slice chain).", advice: LoadBuckets);
     }
 
     public void ModelLoaded(string model, string version, TimeSpan elapsed) =>
         _modelLoad.Record(elapsed.TotalSeconds, Version(model, version));
+
+    /// <summary>One slice of a chain ran (loaded, run and released).</summary>
+    public void SliceStepRan(string model, string version, int step, TimeSpan elapsed)
+    {
+        var tags = Version(model, version);
+        tags.Add("slice", step);
+        _sliceStep.Record(elapsed.TotalSeconds, tags);
+    }
 
     public void Preprocessed(string model, string version, TimeSpan elapsed) =>
         _preprocess.Record(elapsed.TotalSeconds, Version(model, version));

@@ -53,7 +53,7 @@ public sealed partial class OpenInferenceApi(
     public Task<IResult> ModelMetadataAsync(string name, string? version) => GuardAsync(() =>
     {
         var entry = catalog.Resolve(name, version);
-        var package = ModelPackage.Open(entry.Directory);
+        var package = catalog.Package(entry);
         var dims = InferencePipeline.InputDims(package.Manifest.Preprocessing).Select(d => (long)d).ToArray();
         dims[0] = -1;
         var versions = catalog.List().Where(e => e.Name == entry.Name).Select(e => e.Version).ToList();
@@ -72,7 +72,8 @@ public sealed partial class OpenInferenceApi(
         var entry = catalog.Resolve(name, version);
         try
         {
-            await pools.GetPool(entry).GetPipelineAsync(cancellationToken);
+            using var lease = pools.Lease(entry);
+            await lease.Pool.GetPipelineAsync(cancellationToken);
             return TypedResults.Json(new V2Ready(entry.Name, true), ApiJson.Options);
         }
         catch (ModelLoadException)
@@ -106,7 +107,7 @@ public sealed partial class OpenInferenceApi(
                     throw new Imaging.ImageInputException(error.Error, $"Image {failed.i} of input '{input.Name}': {error.Message}");
                 break;
             default:
-                throw ApiRequestException.BadRequest($"Input '{input.Name}' has datatype '{input.Datatype}'; send FP32 (the preprocessed '{ModelPackage.Open(entry.Directory).Manifest.InputTensor}' tensor) or BYTES (base64-encoded images).");
+                throw ApiRequestException.BadRequest($"Input '{input.Name}' has datatype '{input.Datatype}'; send FP32 (the preprocessed '{catalog.Package(entry).Manifest.InputTensor}' tensor) or BYTES (base64-encoded images).");
         }
 
         var response = new V2InferResponse(scored.Model, scored.Version, body.Id, outputs.Select(o => Output(o, scored)).ToList());
