@@ -4,10 +4,13 @@ using Microsoft.Extensions.Hosting;
 
 namespace FunctionApp.Hosting;
 
-/// <summary>The Functions isolated worker: what the Functions host launches.</summary>
+/// <summary>The Functions isolated worker: what the Functions host launches. Its composition root.</summary>
 public static class FunctionsWorkerHost
 {
-    public static IHost Build(string[] args)
+    public static IHost Build(string[] args) => Compose(args).Build();
+
+    /// <summary>Every registration of the worker, before the host is built.</summary>
+    public static FunctionsApplicationBuilder Compose(string[] args)
     {
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
@@ -15,6 +18,6 @@ public static class FunctionsWorkerHost
         WorkerLogging.Configure(builder.Services, builder.Logging, builder.Configuration, TelemetryServiceCollectionExtensions.HasExporters(builder.Configuration));
         builder.Services.AddServing();
         builder.Services.AddInferenceTelemetry(builder.Configuration).UseFunctionsWorkerDefaults();
-        return builder.Build();
+        return builder;
     }
 }

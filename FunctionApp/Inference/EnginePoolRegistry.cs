@@ -38,11 +38,17 @@ public sealed class EnginePoolRegistry(
             metrics))).Value;
     }
 
-    /// <summary>The pool of exactly this version's folder if one exists (loaded or not); never creates one.</summary>
+    /// <summary>
+    /// The pool of exactly this version's folder if one exists (loaded or not), or else its chain pool if chains
+    /// have run on it; never creates one.
+    /// </summary>
     public EnginePool? Find(ModelEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        return _pools.TryGetValue(Path.GetFullPath(entry.Directory), out var pool) && pool.IsValueCreated ? pool.Value : null;
+        var key = Path.GetFullPath(entry.Directory);
+        return _pools.TryGetValue(key, out var pool) && pool.IsValueCreated ? pool.Value
+            : _chainPools.TryGetValue(key, out var chain) && chain.IsValueCreated ? chain.Value
+            : null;
     }
 
     /// <summary>

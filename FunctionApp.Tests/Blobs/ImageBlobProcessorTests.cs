@@ -7,7 +7,7 @@ using FunctionApp.Telemetry;
 using FunctionApp.Tests.Support;
 using SkiaSharp;
 
-namespace FunctionApp.Tests.Batch;
+namespace FunctionApp.Tests.Blobs;
 
 /// <summary>The images/ drop flow against Azurite: Setup (upload), Trigger (process), Verify (read the outputs back).</summary>
 [Trait("Category", "EndToEnd")]

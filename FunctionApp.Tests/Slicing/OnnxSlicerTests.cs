@@ -5,7 +5,7 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
-namespace FunctionApp.Tests.Decomposition;
+namespace FunctionApp.Tests.Slicing;
 
 /// <summary>
 /// Slicing must not change what a model computes: for every slice count, the slices run in sequence give the

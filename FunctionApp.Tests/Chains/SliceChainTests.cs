@@ -5,13 +5,14 @@ using FunctionApp.Chains;
 using FunctionApp.Classification;
 using FunctionApp.Functions;
 using FunctionApp.Inference;
+using FunctionApp.Models;
 using FunctionApp.Slicing;
 using FunctionApp.Storage;
 using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 
-namespace FunctionApp.Tests.Decomposition;
+namespace FunctionApp.Tests.Chains;
 
 /// <summary>A sliced model as a chain of steps passing tensors through blob storage and a queue (Azurite).</summary>
 [Trait("Category", "EndToEnd")]
@@ -57,6 +58,12 @@ public sealed class SliceChainTests(BlobFlow flow) : IClassFixture<BlobFlow>, ID
         await foreach (var blob in flow.Storage.Chains.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, started.Id + "/", CancellationToken.None))
             left.Add(blob.Name);
         Assert.Equal([$"{started.Id}/state.json"], left);
+
+        // The chain ran on the version's engine pool: one prediction in its traffic, its load in the cold-start facts.
+        var pool = services.GetRequiredService<EnginePoolRegistry>().Find(services.GetRequiredService<ModelCatalog>().Resolve("tiny-cnn", "5"));
+        Assert.NotNull(pool);
+        Assert.Equal(1, pool.Traffic.Snapshot().Predictions);
+        Assert.Equal(ModelLoadState.Loaded, pool.ColdStart.State);
 
         // A redelivered step after the chain finished changes nothing.
         var before = (await flow.Storage.Chains.GetBlobClient($"{started.Id}/state.json").GetPropertiesAsync()).Value.ETag;

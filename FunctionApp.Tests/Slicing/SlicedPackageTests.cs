@@ -8,7 +8,7 @@ using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 
-namespace FunctionApp.Tests.Decomposition;
+namespace FunctionApp.Tests.Slicing;
 
 /// <summary>A sliced package is a model package like any other: the CLI, the classifier and HTTP serve it.</summary>
 [Trait("Category", "EndToEnd")]

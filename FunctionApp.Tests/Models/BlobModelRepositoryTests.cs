@@ -5,7 +5,7 @@ using FunctionApp.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 
-namespace FunctionApp.Tests.Batch;
+namespace FunctionApp.Tests.Models;
 
 /// <summary>Model packages published to the models container (Azurite): fetched once, verified, loaded, switched to.</summary>
 [Trait("Category", "EndToEnd")]
