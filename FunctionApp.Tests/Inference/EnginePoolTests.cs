@@ -36,6 +36,34 @@ public class EnginePoolTests : IDisposable
     }
 
     [Fact]
+    public async Task ColdStart_ReadWhileManyCallersLoadAndScore_IsAlwaysOneConsistentSnapshot()
+    {
+        await using var pool = Pool(Load);
+        var facts = new System.Collections.Concurrent.ConcurrentBag<ColdStartFacts>();
+        using var stop = new CancellationTokenSource();
+        var reader = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+                facts.Add(pool.ColdStart);
+        });
+
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(async () => await pool.ScoreAsync(Tensor(i, 0, 0)))));
+        await stop.CancelAsync();
+        await reader;
+        facts.Add(pool.ColdStart);
+
+        Assert.All(facts, f =>
+        {
+            // Loaded always comes with its load time and moment; a first prediction only after loading; no error.
+            Assert.Equal(f.State == ModelLoadState.Loaded, f.LoadTime is not null && f.LoadedAt is not null);
+            Assert.True(f.FirstPredictionTime is null || f.State == ModelLoadState.Loaded);
+            Assert.Null(f.LastError);
+            Assert.InRange(f.LoadAttempts, f.State == ModelLoadState.NotLoaded ? 0 : 1, 1);
+        });
+        Assert.Contains(facts, f => f.FirstPredictionTime is not null);
+    }
+
+    [Fact]
     public async Task ScoreAsync_ManyConcurrentFirstCallers_LoadOnceAndAllGetTheirOwnAnswer()
     {
         int loads = 0;
