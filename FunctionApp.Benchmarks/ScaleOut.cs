@@ -48,7 +48,24 @@ internal static class ScaleOut
                     var clock = Stopwatch.StartNew();
                     await batches.GetBlobClient(job).UploadAsync(new BinaryData(archive));
                     JobState? state = null;
-                    await Until(async () => (state = Progress(await ReadAsync(results, $"{job}/progress.json"))) is { State: "finished" or "failed" }, TimeSpan.FromMinutes(30), TimeSpan.FromMilliseconds(100));
+                    double? firstChunk = null, lastChunk = null, lastPartsRead = null;
+                    var partsBy = new Dictionary<string, int>();
+                    var partsSeen = new HashSet<string>();
+                    await Until(async () =>
+                    {
+                        state = Progress(await ReadAsync(results, $"{job}/progress.json"));
+                        if (state is { ChunksDone: > 0 })
+                            firstChunk ??= clock.Elapsed.TotalSeconds;
+                        if (state is { Chunks: > 0 } && state.ChunksDone == state.Chunks)
+                            lastChunk ??= clock.Elapsed.TotalSeconds;
+                        if (lastPartsRead is null || clock.Elapsed.TotalSeconds - lastPartsRead > 0.5)
+                        {
+                            lastPartsRead = clock.Elapsed.TotalSeconds;
+                            await ReadPartsAsync(results, job, partsSeen, partsBy);
+                        }
+
+                        return state is { State: "finished" or "failed" };
+                    }, TimeSpan.FromMinutes(30), TimeSpan.FromMilliseconds(100));
                     double seconds = clock.Elapsed.TotalSeconds;
                     if (state!.State != "finished" || state.Done != entries)
                         throw new InvalidOperationException($"The job ended {state.State} with {state.Done} of {entries} entries.");
@@ -62,6 +79,7 @@ internal static class ScaleOut
                     double rate = entries / seconds;
                     rates[layout].Add(rate);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}, {Describe(layout)}: {seconds:F1} s, {rate:F1} images/s, {state.Failed} failed, results {(same ? "identical to the first run's" : "DIFFERENT from the first run's")}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  first chunk done at {firstChunk:F1} s, last at {lastChunk:F1} s, finished at {seconds:F1} s; {state.Chunks} chunks, parts seen by process: {string.Join(", ", partsBy.Values.OrderDescending())}"));
                 }
                 finally
                 {
@@ -186,9 +204,22 @@ internal static class ScaleOut
         serve.Dispose();
     }
 
-    private sealed record JobState(string State, int Done, int Failed);
+    private sealed record JobState(string State, int Done, int Failed, int Chunks, int ChunksDone);
 
     private static JobState? Progress(string? json) => json is null ? null : JsonSerializer.Deserialize<JobState>(json, Json);
+
+    /// <summary>Reads the parts written since the last look (the job's last step removes them) and counts them by instance.</summary>
+    private static async Task ReadPartsAsync(BlobContainerClient results, string job, HashSet<string> seen, Dictionary<string, int> by)
+    {
+        await foreach (var item in results.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"{job}/parts/", CancellationToken.None))
+        {
+            if (seen.Contains(item.Name) || await ReadAsync(results, item.Name) is not { } json)
+                continue;
+            var instance = JsonDocument.Parse(json).RootElement.GetProperty("instance").GetString()!;
+            by[instance] = by.GetValueOrDefault(instance) + 1;
+            seen.Add(item.Name);
+        }
+    }
 
     private static async Task<string?> ReadAsync(BlobContainerClient container, string name)
     {
