@@ -5,6 +5,7 @@ using FunctionApp.Benchmarks;
 // dotnet run -c Release --project FunctionApp.Benchmarks -- pool-memory 8  (one pool-size measurement)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- ort-floor M I   (the cold-start floor; see cold-start.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- fairness APP [ENTRIES] [DROPS]  (see fairness.sh)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- scale-out APP IMAGES ENTRIES ROUNDS LAYOUT...  (see scale-out.sh)
 if (args is ["ort-floor", var model, var input])
     return FunctionApp.Benchmarks.OnnxRuntimeFloor.Run(model, input);
 if (args is ["slice-memory", "prepare", var count, var partition, var directory])
@@ -13,6 +14,8 @@ if (args is ["slice-memory", "run", var mode, var sliceDirectory])
     return FunctionApp.Benchmarks.SliceMemory.Run(mode, sliceDirectory);
 if (args is ["fairness", var app, ..])
     return await FunctionApp.Benchmarks.Fairness.RunAsync(app, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 2000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5);
+if (args is ["scale-out", var scaleApp, var scaleImages, var scaleEntries, var scaleRounds, .. var scaleLayouts] && scaleLayouts.Length > 0)
+    return await FunctionApp.Benchmarks.ScaleOut.RunAsync(scaleApp, scaleImages, int.Parse(scaleEntries, System.Globalization.CultureInfo.InvariantCulture), int.Parse(scaleRounds, System.Globalization.CultureInfo.InvariantCulture), scaleLayouts);
 if (args is ["pool-memory", var engines])
     return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
 

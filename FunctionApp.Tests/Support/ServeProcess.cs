@@ -18,6 +18,9 @@ public sealed class ServeProcess : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The process id (what the app's instance name is made of when no Functions instance id is set).</summary>
+    public int Id => _process.Id;
+
     public static async Task<ServeProcess> StartAsync(IDictionary<string, string?> settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
