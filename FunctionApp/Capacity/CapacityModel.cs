@@ -130,7 +130,7 @@ public sealed class CapacityModel
     }
 
     /// <summary>Least-squares line through (x, y); a single point gives a flat line.</summary>
-    internal static (double Intercept, double Slope) FitLine(IReadOnlyList<(double X, double Y)> points)
+    public static (double Intercept, double Slope) FitLine(IReadOnlyList<(double X, double Y)> points)
     {
         if (points.Count == 0)
             return (0, 0);
