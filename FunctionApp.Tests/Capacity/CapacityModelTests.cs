@@ -113,13 +113,23 @@ public class CapacityModelTests
     [Fact]
     public void Recommend_OneEngineLargerThanTheInstance_NeedsSlicing()
     {
-        // 300 + 50 = 350 MB fits 512 MB; 600 + 50 does not.
+        // 300 + 50 = 350 MB fits 512 MB; 480 + 50 does not, though the process without an engine (480 MB) does.
         Assert.False(new CapacityModel(Ideal(300)).Recommend(Small, 10_000, Plan()).SlicingNeeded);
-        var rec = new CapacityModel(Ideal(600)).Recommend(Small, 10_000, Plan());
+        var rec = new CapacityModel(Ideal(480)).Recommend(Small, 10_000, Plan());
 
         Assert.True(rec.SlicingNeeded);
         Assert.Null(rec.Concurrency);
-        Assert.Contains("slice", rec.Summary, StringComparison.Ordinal);
+        Assert.Contains("slice the model", rec.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Recommend_ProcessLargerThanTheInstance_SaysSlicingCannotHelp()
+    {
+        var rec = new CapacityModel(Ideal(600)).Recommend(Small, 10_000, Plan());
+
+        Assert.False(rec.SlicingNeeded);
+        Assert.Null(rec.Concurrency);
+        Assert.Contains("slicing cannot make it fit, pick a larger size", rec.Summary, StringComparison.Ordinal);
     }
 
     [Fact]

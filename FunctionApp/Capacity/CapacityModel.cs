@@ -100,14 +100,16 @@ public sealed class CapacityModel
 
     /// <summary>
     /// The highest concurrency (up to <see cref="MaxConcurrency"/>) whose predicted p95 is within the target and whose
-    /// engines fit in the instance's memory: the per-instance limit past which the platform should add instances.
+    /// engines fit in the instance's memory: the per-instance limit past which the platform should add instances. Slicing is
+    /// needed when the process fits but not with one engine of the whole model.
     /// </summary>
     public Recommendation Recommend(InstanceSize size, double targetP95Ms, FlexPlan plan)
     {
         ArgumentNullException.ThrowIfNull(size);
         ArgumentNullException.ThrowIfNull(plan);
         var atOne = Predict(size, 1);
-        bool slicing = !atOne.FitsInMemory;
+        bool processFits = MemoryMb(0) <= size.MemoryMb;
+        bool slicing = !atOne.FitsInMemory && processFits;
         Prediction? best = null;
         for (int c = 1; c <= MaxConcurrency; c++)
         {
@@ -118,8 +120,10 @@ public sealed class CapacityModel
 
         if (best is null)
         {
-            string why = slicing
-                ? $"one engine needs about {atOne.MemoryMb:N0} MB, more than the {size.MemoryMb} MB instance has: slice the model (the slice command) or pick a larger size"
+            string why = !processFits
+                ? $"the process alone needs about {MemoryMb(0):N0} MB before any engine, more than the {size.MemoryMb} MB instance has: slicing cannot make it fit, pick a larger size"
+                : slicing
+                ? $"one engine needs about {atOne.MemoryMb:N0} MB, more than the {size.MemoryMb} MB instance has: slice the model (the slice command, one slice at a time) or pick a larger size"
                 : $"no setting meets the target: even one request at a time has a predicted p95 of {atOne.P95Ms:N0} ms";
             return new Recommendation(size, targetP95Ms, null, null, null, atOne, slicing, null, why);
         }
