@@ -43,10 +43,10 @@ public static class CostModel
 
         var c = plan.Currency;
         string onDemandFormula = Invariant(
-            $"1,000,000 x {size.MemoryGb:0.###} GB / {imagesPerSecond:0.###} images/s = {gbs:N0} GB-s; {gbs:N0} GB-s x {p.OnDemandPerGbSecond} {c}/GB-s + {p.OnDemandPerMillionExecutions} {c} per million executions = {onDemand:0.00} {c}");
+            $"1,000,000 x {size.MemoryGb:0.###} GB / {imagesPerSecond:0.###} images/s = {gbs:N0} GB-s; {gbs:N0} GB-s x {p.OnDemandPerGbSecond:0.#########} {c}/GB-s + {p.OnDemandPerMillionExecutions:0.#########} {c} per million executions = {onDemand:0.00} {c}");
         string alwaysReadyFormula = Invariant(
-            $"baseline {a.AlwaysReadyInstances} x {size.MemoryGb:0.###} GB x {a.SecondsPerMonth:N0} s x {p.AlwaysReadyBaselinePerGbSecond} {c}/GB-s = {baseline:0.00} {c}/month; ")
-            + Invariant($"{share:P0} of {a.MonthlyImages:N0} images/month on always ready at {gbs:N0} GB-s x {p.AlwaysReadyExecutionPerGbSecond} + {p.AlwaysReadyPerMillionExecutions} = {alwaysReadyExecution:0.00}, the rest on demand at {onDemand:0.00}; ")
+            $"baseline {a.AlwaysReadyInstances} x {size.MemoryGb:0.###} GB x {a.SecondsPerMonth:N0} s x {p.AlwaysReadyBaselinePerGbSecond:0.#########} {c}/GB-s = {baseline:0.00} {c}/month; ")
+            + Invariant($"{share:P0} of {a.MonthlyImages:N0} images/month on always ready at {gbs:N0} GB-s x {p.AlwaysReadyExecutionPerGbSecond:0.#########} + {p.AlwaysReadyPerMillionExecutions:0.#########} = {alwaysReadyExecution:0.00}, the rest on demand at {onDemand:0.00}; ")
             + Invariant($"{share:0.###} x {alwaysReadyExecution:0.00} + {1 - share:0.###} x {onDemand:0.00} + {baseline:0.00} / {a.MonthlyImages / 1e6:0.###} = {withAlwaysReady:0.00} {c}");
         return new CostEstimate(gbs, onDemand, share, baseline, withAlwaysReady, onDemandFormula, alwaysReadyFormula);
     }
