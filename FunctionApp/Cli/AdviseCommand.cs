@@ -67,7 +67,7 @@ internal static class AdviseCommand
             var probe = new CapacityProbe(setting => ServingStack.Create(modelName, setting, verbose), probeImages);
             var advisor = new CapacityAdvisor(probe, plan);
             double p95 = parse.GetValue(target);
-            string commandLine = "advise " + string.Join(' ', parse.Tokens.Select(t => t.Value));
+            string commandLine = string.Join(' ', parse.Tokens.Select(t => t.Value));
             AdvisorReport report;
             using (var progress = CliProgress.Start(parse, "advise", 1, "steps"))
             {
