@@ -45,6 +45,7 @@ public static class CommandLineApp
             EvaluateCommand.Create(),
             ModelsCommand.Create(),
             SliceCommand.Create(),
+            AdviseCommand.Create(),
             ImportFashionMnistCommand.Create(),
         };
         root.Options.Add(VerboseOption);
