@@ -19,11 +19,11 @@ public sealed class LayeringTests
         ["Imaging"],
         ["Telemetry"],
         ["Inference"],
-        ["Slicing"],
+        ["Slicing", "Quantization"],
         ["Storage"],
         ["Models"],
         ["Classification"],
-        ["Blobs", "Batch", "Chains", "Training"],
+        ["Blobs", "Batch", "Chains", "Training", "Capacity"],
         ["Triggers"],
         ["Api"],
         ["Functions"],
@@ -31,7 +31,7 @@ public sealed class LayeringTests
         ["Cli"],
     ];
 
-    private static readonly string[] Core = ["Imaging", "Telemetry", "Inference", "Slicing"];
+    private static readonly string[] Core = ["Imaging", "Telemetry", "Inference", "Slicing", "Quantization"];
 
     public static TheoryData<string> Namespaces() => new(Layers.SelectMany(l => l));
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FunctionApp.Classification;
 using FunctionApp.Inference;
 
 namespace FunctionApp.Capacity;
@@ -77,8 +78,8 @@ public sealed class CapacityProbe(Func<ServingSetting, IServingStack> serving, I
         long start = Stopwatch.GetTimestamp();
         var answer = await stack.Classifier.ClassifyAsync(new NamedImage("cold", images[0]), stack.Model, 1, cancellationToken);
         var first = Stopwatch.GetElapsedTime(start);
-        var pool = await stack.Classifier.GetLoadedPoolAsync(stack.Model, cancellationToken);
-        var facts = pool.ColdStart;
+        using var lease = await stack.Classifier.LeaseLoadedPoolAsync(stack.Model, cancellationToken);
+        var facts = lease.Pool.ColdStart;
         return (answer.Model, answer.Version, new ColdStart(facts.LoadTime?.TotalMilliseconds ?? 0, facts.FirstPredictionTime?.TotalMilliseconds ?? 0, first.TotalMilliseconds));
     }
 
@@ -97,7 +98,8 @@ public sealed class CapacityProbe(Func<ServingSetting, IServingStack> serving, I
         }
 
         // Requests engines-at-a-time until the pool holds that many engines (a free engine is reused, so it may take a few rounds).
-        var pool = await stack.Classifier.GetLoadedPoolAsync(stack.Model, cancellationToken);
+        using var lease = await stack.Classifier.LeaseLoadedPoolAsync(stack.Model, cancellationToken);
+        var pool = lease.Pool;
         for (int round = 0; round < 20 && pool.EngineCount < engines; round++)
         {
             await RunClosedLoopAsync(stack, engines, engines, cancellationToken);

@@ -1,3 +1,4 @@
+using FunctionApp.Classification;
 using FunctionApp.Inference;
 
 namespace FunctionApp.Capacity;

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using FunctionApp.Capacity;
-using FunctionApp.Hosting;
+using FunctionApp.Classification;
+using FunctionApp.Models;
 using FunctionApp.Inference;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -144,7 +145,7 @@ internal static class AdviseCommand
             Microsoft.ML.OnnxRuntime.OrtEnv.Instance().EnvLogLevel = verbose
                 ? Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING
                 : Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-            builder.Services.AddInference();
+            CommandLineApp.AddClassificationStack(builder.Services);
             var host = builder.Build();
             try
             {

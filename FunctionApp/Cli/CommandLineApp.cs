@@ -96,14 +96,21 @@ public static class CommandLineApp
         Microsoft.ML.OnnxRuntime.OrtEnv.Instance().EnvLogLevel = verbose
             ? Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING
             : Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddImaging();
-        builder.Services.AddModelExecution();
-        builder.Services.AddModelCatalog();
-        builder.Services.AddClassification();
+        AddClassificationStack(builder.Services);
         var host = builder.Build();
         host.Start();
         return host;
+    }
+
+    /// <summary>What a command needs to classify: imaging, model execution, the catalog and the classifier (no storage, no triggers).</summary>
+    internal static IServiceCollection AddClassificationStack(IServiceCollection services)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddImaging();
+        services.AddModelExecution();
+        services.AddModelCatalog();
+        services.AddClassification();
+        return services;
     }
 
     /// <summary>Runs a verb's body, turning the failures a user can cause into a message and exit code 1.</summary>
