@@ -181,4 +181,18 @@ public sealed class QdqQuantizerTests : IDisposable
         Assert.Contains(summary.FloatNodes, n => n.StartsWith("Conv", StringComparison.Ordinal));
         Assert.NotNull(first);
     }
+
+    [Fact]
+    public void Quantize_KeepInputLayerFloat_LeavesTheConvolutionThatReadsTheImageFloat()
+    {
+        var prepared = GraphPreparation.Prepare(SmallCnn.Build());
+        using var calibrator = new ActivationCalibrator(prepared, SmallCnn.InputName, [1, 3, SmallCnn.Size, SmallCnn.Size], intraOpThreads: 1);
+        calibrator.Add(RandomImage(new Random(3), SmallCnn.Size));
+
+        var quantized = QdqQuantizer.Quantize(prepared, calibrator.Ranges(), new QdqOptions { KeepInputLayerFloat = true }, out var summary);
+
+        Assert.Equal(1, summary.QuantizedNodes["Conv"]);
+        Assert.DoesNotContain(quantized.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == SmallCnn.InputName);
+        Assert.Equal(SmallCnn.InputName, quantized.Graph.Node.Single(n => n.Name == "conv_conv1").Input[0]);
+    }
 }

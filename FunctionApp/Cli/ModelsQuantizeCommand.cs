@@ -28,6 +28,7 @@ internal static class ModelsQuantizeCommand
         var activations = new Option<string>("--activations") { Description = "The type of quantized activations: uint8 or int8 (weights are always int8, per channel).", DefaultValueFactory = _ => "uint8" };
         activations.AcceptOnlyFromAmong(Types);
         var keepFloat = new Option<string[]>("--keep-float") { Description = "A node (by name or output tensor) to leave in float; repeat for several.", AllowMultipleArgumentsPerToken = true };
+        var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too (by default it stays float: faster still, less faithful)." };
         var eval = new Option<DirectoryInfo?>("--eval") { Description = "Labelled images (one subfolder per class) to compare the two versions on: top-1 agreement, accuracy and speed." };
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Compare on at most this many images of each class." };
         var version = new Option<string?>("--version") { Description = "The new version (default: the next number after the newest)." };
@@ -35,7 +36,7 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Make an int8 version of a model package (static QDQ, calibrated on your images) and compare it with the float version.")
         {
-            package, images, count, method, activations, keepFloat, eval, maxPerClass, version, root,
+            package, images, count, method, activations, keepFloat, inputLayer, eval, maxPerClass, version, root,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
@@ -70,6 +71,7 @@ internal static class ModelsQuantizeCommand
                 Method = parse.GetValue(method) == "percentile" ? CalibrationMethod.Percentile : CalibrationMethod.MinMax,
                 Activations = parse.GetValue(activations) == "int8" ? QuantType.S8 : QuantType.U8,
                 Excluded = (parse.GetValue(keepFloat) ?? []).ToHashSet(StringComparer.Ordinal),
+                QuantizeInputLayer = parse.GetValue(inputLayer),
             };
 
             QuantizeResult result;
@@ -123,7 +125,7 @@ internal static class ModelsQuantizeCommand
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  top-1 accuracy  float {floatAccuracy:P2}, int8 {quantizedAccuracy:P2} (labels from the class folders)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  speed  float {report.FloatImagesPerSecond:F1} images/s, int8 {report.QuantizedImagesPerSecond:F1} images/s: {report.Speedup:F2}x (ML.NET pipeline, one image per run, {report.IntraOpThreads} intra-op threads, same run)"));
             if (report.Agreement < 0.99)
-                await output.WriteLineAsync("  Agreement is below 99%: try --calibration percentile, more --calibration-images, or --keep-float for the first and last layers.");
+                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, --calibration percentile, or --keep-float NODE for the last layers.");
             return 0;
         }
     }

@@ -21,6 +21,9 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
 
     /// <summary>Nodes (by name or first output) kept in float.</summary>
     public IReadOnlySet<string> Excluded { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Quantize the layer that reads the image too (see <see cref="QdqOptions.KeepInputLayerFloat"/>); by default it stays float, unless nothing else could be quantized.</summary>
+    public bool QuantizeInputLayer { get; init; }
 }
 
 /// <summary>The new version: where it is, its manifest, what calibration read and what the rewrite did.</summary>
@@ -114,7 +117,17 @@ public static class PackageQuantizer
             ranges = calibrator.Ranges();
         }
 
-        var quantized = QdqQuantizer.Quantize(prepared, ranges, new QdqOptions { Activations = request.Activations, Excluded = request.Excluded }, out var summary);
+        var options = new QdqOptions { Activations = request.Activations, Excluded = request.Excluded, KeepInputLayerFloat = !request.QuantizeInputLayer };
+        var quantized = QdqQuantizer.Quantize(prepared, ranges, options, out var summary);
+        if (summary.TotalQuantized == 0 && options.KeepInputLayerFloat)
+        {
+            quantized = QdqQuantizer.Quantize(prepared, ranges, options with { KeepInputLayerFloat = false }, out summary);
+            notes.Add("quantized the layer that reads the image as well: it is the only one with weights");
+        }
+        else if (options.KeepInputLayerFloat && prepared.Graph.Node.Any(n => n.OpType is "Conv" or "Gemm" or "MatMul" && prepared.Graph.Input.Any(i => i.Name == n.Input[0])))
+        {
+            notes.Add("kept the layer that reads the image float (--quantize-input-layer quantizes it too)");
+        }
         if (summary.TotalQuantized == 0)
             throw new ArgumentException($"Nothing in {manifest.OnnxFile} can be quantized: it has no convolution, Gemm or MatMul with constant weights.");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"calibrated {ranges.Count} activations on {used} images ({request.Method switch { CalibrationMethod.Percentile => "99.999th percentile", _ => "min/max" }})"));

@@ -10,6 +10,13 @@ public sealed record QdqOptions
 
     /// <summary>Nodes (by name, or by their first output's name) left in float.</summary>
     public IReadOnlySet<string> Excluded { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Leave float the Conv, Gemm or MatMul that reads a graph input. Its input is the image itself: pixels minus a
+    /// different mean per channel span more values than one 8-bit scale can hold one step apart, so quantizing them adds
+    /// noise the rest of the network carries to the answer.
+    /// </summary>
+    public bool KeepInputLayerFloat { get; init; }
 }
 
 /// <summary>What the rewrite did: nodes quantized per operator, activations folded into a quantized output, and tensors given a QuantizeLinear/DequantizeLinear pair.</summary>
@@ -42,6 +49,7 @@ public static class QdqQuantizer
         var type = options.Activations;
         var initializers = graph.Initializer.ToDictionary(i => i.Name, StringComparer.Ordinal);
         var graphOutputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var graphInputs = graph.Input.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var effective = new Dictionary<string, TensorRange>(ranges, StringComparer.Ordinal);
 
         bool Excluded(NodeProto n) => options.Excluded.Contains(n.Name) || (n.Output.Count > 0 && options.Excluded.Contains(n.Output[0]));
@@ -53,6 +61,8 @@ public static class QdqQuantizer
                 return false;
             if (WeightedOps.Contains(n.OpType))
             {
+                if (options.KeepInputLayerFloat && graphInputs.Contains(n.Input[0]))
+                    return false;
                 if (!IsActivation(n.Input[0]) || !initializers.TryGetValue(n.Input[1], out var w) || w.DataType != (int)TensorProto.Types.DataType.Float)
                     return false;
                 return n.OpType switch
