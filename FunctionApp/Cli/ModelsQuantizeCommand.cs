@@ -25,6 +25,7 @@ internal static class ModelsQuantizeCommand
         var count = new Option<int>("--calibration-images") { Description = "Use at most this many calibration images, spread over the folder.", DefaultValueFactory = _ => 200 };
         var method = new Option<string>("--calibration") { Description = "How activation ranges are set: minmax (nothing seen saturates) or percentile (99.999th, outliers clipped).", DefaultValueFactory = _ => "minmax" };
         method.AcceptOnlyFromAmong(Methods);
+        var percentile = new Option<double>("--percentile") { Description = "With --calibration percentile: the percentile kept on each side (above 50, at most 100).", DefaultValueFactory = _ => ActivationCalibrator.DefaultPercentile };
         var activations = new Option<string>("--activations") { Description = "The type of quantized activations: uint8 or int8 (weights are always int8, per channel).", DefaultValueFactory = _ => "uint8" };
         activations.AcceptOnlyFromAmong(Types);
         var keepFloat = new Option<string[]>("--keep-float") { Description = "A node (by name or output tensor) to leave in float; repeat for several.", AllowMultipleArgumentsPerToken = true };
@@ -36,12 +37,14 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Make an int8 version of a model package (static QDQ, calibrated on your images) and compare it with the float version.")
         {
-            package, images, count, method, activations, keepFloat, inputLayer, eval, maxPerClass, version, root,
+            package, images, count, method, percentile, activations, keepFloat, inputLayer, eval, maxPerClass, version, root,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
             if (parse.GetValue(count) < 1)
                 throw new ArgumentException("--calibration-images must be at least 1.");
+            if (parse.GetValue(percentile) is not (> 50 and <= 100))
+                throw new ArgumentException("--percentile must be above 50 and at most 100, such as 99.99.");
             if (parse.GetValue(maxPerClass) is < 1)
                 throw new ArgumentException("--max-per-class must be at least 1.");
             using var host = CommandLineApp.BuildHost(parse);
@@ -69,6 +72,7 @@ internal static class ModelsQuantizeCommand
                 Version = parse.GetValue(version),
                 MaxCalibrationImages = parse.GetValue(count),
                 Method = parse.GetValue(method) == "percentile" ? CalibrationMethod.Percentile : CalibrationMethod.MinMax,
+                Percentile = parse.GetValue(percentile),
                 Activations = parse.GetValue(activations) == "int8" ? QuantType.S8 : QuantType.U8,
                 Excluded = (parse.GetValue(keepFloat) ?? []).ToHashSet(StringComparer.Ordinal),
                 QuantizeInputLayer = parse.GetValue(inputLayer),

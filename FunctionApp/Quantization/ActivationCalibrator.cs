@@ -14,8 +14,8 @@ public enum CalibrationMethod
     MinMax,
 
     /// <summary>
-    /// The 99.999th percentile of magnitudes (per side) over the calibration set: a few outliers no longer stretch the
-    /// scale, at the cost of saturating them.
+    /// A high percentile (99.999th by default) of the values on each side over the calibration set: a few outliers no
+    /// longer stretch the scale, at the cost of saturating them.
     /// </summary>
     Percentile,
 }
@@ -26,7 +26,8 @@ public enum CalibrationMethod
 /// </summary>
 public sealed class ActivationCalibrator : IDisposable
 {
-    private const double PercentileKept = 0.99999;
+    /// <summary>The percentile <see cref="CalibrationMethod.Percentile"/> keeps by default.</summary>
+    public const double DefaultPercentile = 99.999;
 
     private readonly InferenceSession _session;
     private readonly string _inputName;
@@ -36,11 +37,16 @@ public sealed class ActivationCalibrator : IDisposable
     private readonly float[] _min;
     private readonly float[] _max;
     private readonly List<float[]> _samples = [];
+    private readonly double _kept;
 
     /// <param name="model">A prepared float graph (see <see cref="GraphPreparation"/>).</param>
     /// <param name="inputShape">The input's concrete shape (one image).</param>
-    public ActivationCalibrator(ModelProto model, string inputName, IReadOnlyList<long> inputShape, CalibrationMethod method = CalibrationMethod.MinMax, int intraOpThreads = 0)
+    /// <param name="percentile">For <see cref="CalibrationMethod.Percentile"/>: the percentile kept on each side, above 50 and at most 100.</param>
+    public ActivationCalibrator(ModelProto model, string inputName, IReadOnlyList<long> inputShape, CalibrationMethod method = CalibrationMethod.MinMax, int intraOpThreads = 0, double percentile = DefaultPercentile)
     {
+        if (!(percentile > 50 && percentile <= 100))
+            throw new ArgumentOutOfRangeException(nameof(percentile), percentile, "The percentile must be above 50 and at most 100.");
+        _kept = percentile / 100;
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputShape);
         _inputName = inputName;
@@ -123,7 +129,7 @@ public sealed class ActivationCalibrator : IDisposable
             if (!float.IsFinite(_min[t]) || !float.IsFinite(_max[t]))
                 continue;
             ranges[_tensors[t]] = _method == CalibrationMethod.Percentile && t < _samples.Count
-                ? Percentile(_samples[t], _min[t], _max[t])
+                ? Percentile(_samples[t], _min[t], _max[t], _kept)
                 : new TensorRange(_min[t], _max[t]);
         }
 
@@ -148,11 +154,11 @@ public sealed class ActivationCalibrator : IDisposable
         }
     }
 
-    private static TensorRange Percentile(float[] sample, float min, float max)
+    private static TensorRange Percentile(float[] sample, float min, float max, double kept)
     {
         var sorted = sample.Order().ToArray();
-        int low = (int)Math.Floor((1 - PercentileKept) * (sorted.Length - 1));
-        int high = (int)Math.Ceiling(PercentileKept * (sorted.Length - 1));
+        int low = (int)Math.Floor((1 - kept) * (sorted.Length - 1));
+        int high = (int)Math.Ceiling(kept * (sorted.Length - 1));
         return new TensorRange(Math.Max(min, sorted[low]), Math.Min(max, sorted[high]));
     }
 }

@@ -17,6 +17,9 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
 
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
+    /// <summary>The percentile kept on each side with <see cref="CalibrationMethod.Percentile"/>.</summary>
+    public double Percentile { get; init; } = ActivationCalibrator.DefaultPercentile;
+
     public QuantType Activations { get; init; } = QuantType.U8;
 
     /// <summary>Nodes (by name or first output) kept in float.</summary>
@@ -90,7 +93,7 @@ public static class PackageQuantizer
         long[] inputShape = [.. InferencePipeline.InputDims(spec).Select(d => (long)d)];
         IReadOnlyDictionary<string, TensorRange> ranges;
         int used = 0, unreadable = 0;
-        using (var calibrator = new ActivationCalibrator(prepared, manifest.InputTensor, inputShape, request.Method, runtime.EffectiveIntraOpThreads))
+        using (var calibrator = new ActivationCalibrator(prepared, manifest.InputTensor, inputShape, request.Method, runtime.EffectiveIntraOpThreads, request.Percentile))
         {
             foreach (var file in images)
             {
@@ -130,7 +133,7 @@ public static class PackageQuantizer
         }
         if (summary.TotalQuantized == 0)
             throw new ArgumentException($"Nothing in {manifest.OnnxFile} can be quantized: it has no convolution, Gemm or MatMul with constant weights.");
-        notes.Add(string.Create(CultureInfo.InvariantCulture, $"calibrated {ranges.Count} activations on {used} images ({request.Method switch { CalibrationMethod.Percentile => "99.999th percentile", _ => "min/max" }})"));
+        notes.Add(string.Create(CultureInfo.InvariantCulture, $"calibrated {ranges.Count} activations on {used} images ({(request.Method == CalibrationMethod.Percentile ? $"{request.Percentile}th percentile" : "min/max")})"));
 
         var staging = Path.Combine(root, $".quantize-{source.Name}-{version}-{Guid.NewGuid():N}");
         try
