@@ -195,4 +195,35 @@ public sealed class QdqQuantizerTests : IDisposable
         Assert.DoesNotContain(quantized.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == SmallCnn.InputName);
         Assert.Equal(SmallCnn.InputName, quantized.Graph.Node.Single(n => n.Name == "conv_conv1").Input[0]);
     }
+
+    [Fact]
+    public void Calibrate_MinMaxCoversEverythingSeen_PercentileClipsTheTails()
+    {
+        var prepared = GraphPreparation.Prepare(SmallCnn.Build());
+        var shape = new long[] { 1, 3, SmallCnn.Size, SmallCnn.Size };
+        using var minMax = new ActivationCalibrator(prepared, SmallCnn.InputName, shape, CalibrationMethod.MinMax, intraOpThreads: 1);
+        using var percentile = new ActivationCalibrator(prepared, SmallCnn.InputName, shape, CalibrationMethod.Percentile, intraOpThreads: 1, percentile: 99);
+        var random = new Random(9);
+        float low = float.MaxValue, high = float.MinValue;
+        for (int i = 0; i < 8; i++)
+        {
+            var image = RandomImage(random, SmallCnn.Size);
+            low = Math.Min(low, image.Min());
+            high = Math.Max(high, image.Max());
+            minMax.Add(image);
+            percentile.Add(image);
+        }
+
+        var all = minMax.Ranges();
+        var clipped = percentile.Ranges();
+
+        Assert.Equal(new TensorRange(low, high), all[SmallCnn.InputName]);
+        Assert.Contains("relu3", minMax.Tensors);
+        Assert.True(all["relu3"].Min >= 0f);
+        Assert.InRange(clipped[SmallCnn.InputName].Max, high - 0.2f, high - 1e-4f);
+        Assert.InRange(clipped[SmallCnn.InputName].Min, low + 1e-4f, low + 0.2f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ActivationCalibrator(prepared, SmallCnn.InputName, shape, CalibrationMethod.Percentile, percentile: 40));
+        using var unused = new ActivationCalibrator(prepared, SmallCnn.InputName, shape, intraOpThreads: 1);
+        Assert.Throws<InvalidOperationException>(() => unused.Ranges());
+    }
 }
