@@ -29,7 +29,7 @@ internal static class ModelsQuantizeCommand
         var activations = new Option<string>("--activations") { Description = "The type of quantized activations: uint8 or int8 (weights are always int8, per channel).", DefaultValueFactory = _ => "uint8" };
         activations.AcceptOnlyFromAmong(Types);
         var keepFloat = new Option<string[]>("--keep-float") { Description = "A node (by name or output tensor) to leave in float; repeat for several.", AllowMultipleArgumentsPerToken = true };
-        var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too (by default it stays float: faster still, less faithful)." };
+        var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too: faster, less faithful to the float version (by default it stays float)." };
         var eval = new Option<DirectoryInfo?>("--eval") { Description = "Labelled images (one subfolder per class) to compare the two versions on: top-1 agreement, accuracy and speed." };
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Compare on at most this many images of each class." };
         var version = new Option<string?>("--version") { Description = "The new version (default: the next number after the newest)." };
