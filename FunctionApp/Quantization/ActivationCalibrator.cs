@@ -36,7 +36,7 @@ public sealed class ActivationCalibrator : IDisposable
     private readonly CalibrationMethod _method;
     private readonly float[] _min;
     private readonly float[] _max;
-    private readonly List<float[]> _samples = [];
+    private readonly List<List<float>> _samples = [];
     private readonly double _kept;
 
     /// <param name="model">A prepared float graph (see <see cref="GraphPreparation"/>).</param>
@@ -100,18 +100,15 @@ public sealed class ActivationCalibrator : IDisposable
 
         if (_method == CalibrationMethod.Percentile)
         {
-            // Keep a strided sample of every tensor: enough for a percentile, far less than every value.
+            // Keep a strided sample of every tensor (about 2,048 values per image): enough for a percentile, far less than every value.
             for (int t = 0; t < _tensors.Length; t++)
             {
                 var span = values[_tensors[t]].Span;
-                int stride = Math.Max(1, span.Length / 4096);
-                var sample = new float[(span.Length + stride - 1) / stride];
-                for (int i = 0, j = 0; i < span.Length; i += stride, j++)
-                    sample[j] = span[i];
+                int stride = Math.Max(1, span.Length / 2048);
                 if (_samples.Count <= t)
-                    _samples.Add(sample);
-                else
-                    _samples[t] = [.. _samples[t], .. sample];
+                    _samples.Add([]);
+                for (int i = 0; i < span.Length; i += stride)
+                    _samples[t].Add(span[i]);
             }
         }
 
@@ -154,7 +151,7 @@ public sealed class ActivationCalibrator : IDisposable
         }
     }
 
-    private static TensorRange Percentile(float[] sample, float min, float max, double kept)
+    private static TensorRange Percentile(List<float> sample, float min, float max, double kept)
     {
         var sorted = sample.Order().ToArray();
         int low = (int)Math.Floor((1 - kept) * (sorted.Length - 1));
