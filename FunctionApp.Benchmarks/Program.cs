@@ -6,6 +6,7 @@ using FunctionApp.Benchmarks;
 // dotnet run -c Release --project FunctionApp.Benchmarks -- ort-floor M I   (the cold-start floor; see cold-start.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- fairness APP [ENTRIES] [DROPS]  (see fairness.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- scale-out APP IMAGES ENTRIES ROUNDS LAYOUT...  (see scale-out.sh)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- quantized-throughput ROOT NAME FLOAT INT8 IMAGES [ROUNDS]  (see quantize.sh)
 if (args is ["ort-floor", var model, var input])
     return FunctionApp.Benchmarks.OnnxRuntimeFloor.Run(model, input);
 if (args is ["slice-memory", "prepare", var count, var partition, var directory])
@@ -16,6 +17,8 @@ if (args is ["fairness", var app, ..])
     return await FunctionApp.Benchmarks.Fairness.RunAsync(app, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 2000, args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5);
 if (args is ["scale-out", var scaleApp, var scaleImages, var scaleEntries, var scaleRounds, .. var scaleLayouts] && scaleLayouts.Length > 0)
     return await FunctionApp.Benchmarks.ScaleOut.RunAsync(scaleApp, scaleImages, int.Parse(scaleEntries, System.Globalization.CultureInfo.InvariantCulture), int.Parse(scaleRounds, System.Globalization.CultureInfo.InvariantCulture), scaleLayouts);
+if (args is ["quantized-throughput", var qRoot, var qName, var qFloat, var qInt8, var qImages, ..])
+    return await FunctionApp.Benchmarks.QuantizedThroughput.RunAsync(qRoot, qName, qFloat, qInt8, qImages, args.Length > 6 ? int.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture) : 5);
 if (args is ["pool-memory", var engines])
     return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
 
