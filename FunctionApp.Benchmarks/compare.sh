@@ -165,6 +165,17 @@ awk -v lo="$lo" -v hi="$hi" -v servers="$SERVERS" '
         median(a SUBSEP hi SUBSEP "p99") / bp99, median(a SUBSEP "rss") / brss }
   }' "$results"
 
+# The ceiling for the heavy model: bare ONNX Runtime (no decoding, no HTTP) on a zero tensor, best split of the cores.
+if want app && [[ " $MODELS " == *" heavy "* ]]; then
+  echo
+  "$bench" ort-throughput "$heavy_onnx" Input247 "$SECS" >"$work/ort-throughput.txt" || die "ort-throughput failed"
+  sed 's/^/raw ONNX Runtime, ResNet-18: /' "$work/ort-throughput.txt"
+  best=$(sed -n 's/^best .* images\/s=\([0-9.]*\).*/\1/p' "$work/ort-throughput.txt")
+  awk -v hi="$hi" -v best="$best" '$1 == "app" && $2 == "heavy" && $4 == hi { s[$3] = s[$3] " " $5 }
+    END { for (i in s) { n = split(s[i], v, " "); for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }; m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+      printf "app, heavy, %s, c=%s: %.1f req/s = %.2f of raw ONNX Runtime'"'"'s best\n", i, hi, m, m / best } }' "$results"
+fi
+
 # Cold start: process start to the first successful prediction of the bundled model, interleaved runs.
 #   floor: a bare ONNX Runtime program (load ResNet-18, one inference, exit);
 #   serve: `FunctionApp serve` started, polled until a POST /api/predict of the PNG photo answers 200.
