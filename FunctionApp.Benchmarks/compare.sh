@@ -9,7 +9,8 @@
 # app's ratios to the best baseline; then the cold-start medians (process start to first successful prediction).
 #
 # usage: FunctionApp.Benchmarks/compare.sh [SECONDS=10] [LEVELS="1 4"] [RUNS=1]
-# env:   LIGHT_MODEL=DIR   a light ImageNet model package (model.json, its .onnx, labels) for the "light" rows; the
+# env:   LIGHT_MODEL=DIR   a light ImageNet model package, the version folder holding model.json, its .onnx and labels
+#                          (such as models/squeezenet/1), for the "light" rows; the
 #                          baselines feed it BGR 0-255 without mean/std (e.g. SqueezeNet 1.0 from the ONNX model zoo).
 #                          Without it only the bundled ResNet-18 ("heavy") is compared.
 #        IMAGES="A B"      photos to post; default: the 741x500 PNG motorcycle photo from Debian's python3-skimage
@@ -84,7 +85,7 @@ ln -s "$APP_DIR/models/fashion-resnet18" "$root/fashion-resnet18"
 heavy_onnx=$(ls "$APP_DIR"/models/fashion-resnet18/1/*.onnx | head -1)
 light_name=""; light_onnx=""; light_labels=""
 if [ -n "${LIGHT_MODEL:-}" ]; then
-  [ -f "$LIGHT_MODEL/model.json" ] || die "LIGHT_MODEL must be a model package folder (with model.json): $LIGHT_MODEL"
+  [ -f "$LIGHT_MODEL/model.json" ] || die "LIGHT_MODEL must be a model package's version folder (holding model.json): $LIGHT_MODEL"
   light_name=$(sed -n 's/.*"name" *: *"\([^"]*\)".*/\1/p' "$LIGHT_MODEL/model.json" | head -1)
   light_onnx="$LIGHT_MODEL/$(sed -n 's/.*"onnxFile" *: *"\([^"]*\)".*/\1/p' "$LIGHT_MODEL/model.json" | head -1)"
   light_labels="$LIGHT_MODEL/$(sed -n 's/.*"labels" *: *"\([^"]*\)".*/\1/p' "$LIGHT_MODEL/model.json" | head -1)"
