@@ -19,11 +19,14 @@ public sealed class WarmUpTests : IDisposable
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("versions")[0];
     }
 
-    [Fact]
-    public async Task Eager_LoadsTheDefaultModelWithoutAnyRequest()
+    [Theory]
+    [InlineData("Eager")]
+    [InlineData(null)] // serve's default
+    public async Task Eager_LoadsTheDefaultModelWithoutAnyRequest(string? warmUp)
     {
         var settings = _models.Settings();
-        settings["Models:WarmUp"] = "Eager";
+        if (warmUp is not null)
+            settings["Models:WarmUp"] = warmUp;
         await using var server = await RunningServer.StartAsync(settings);
 
         await Poll.UntilAsync(
@@ -42,7 +45,9 @@ public sealed class WarmUpTests : IDisposable
     [Fact]
     public async Task Lazy_LoadsOnFirstUseAndCountsTraffic()
     {
-        await using var server = await RunningServer.StartAsync(_models.Settings());
+        var settings = _models.Settings();
+        settings["Models:WarmUp"] = "Lazy";
+        await using var server = await RunningServer.StartAsync(settings);
         Assert.Equal("notLoaded", (await NewestVersion(server)).GetProperty("coldStart").GetProperty("state").GetString());
 
         for (int i = 0; i < 5; i++)

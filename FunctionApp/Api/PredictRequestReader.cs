@@ -58,7 +58,7 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
             throw Unsupported(request.ContentType);
 
         if (mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))
-            return [new NamedImage(null, await ReadBodyAsync(request.Body, _limits.MaxBytes, cancellationToken))];
+            return [new NamedImage(null, await ReadBodyAsync(request.Body, request.ContentLength, _limits.MaxBytes, cancellationToken))];
         if (mediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             return await ReadMultipartAsync(request, cancellationToken);
         if (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase))
@@ -180,7 +180,10 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
     }
 
     private Task<byte[]> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken) =>
-        BoundedBody.ReadAsync(body, limit, () => limit == _limits.MaxBytes
+        ReadBodyAsync(body, null, limit, cancellationToken);
+
+    private Task<byte[]> ReadBodyAsync(Stream body, long? declaredLength, long limit, CancellationToken cancellationToken) =>
+        BoundedBody.ReadAsync(body, declaredLength, limit, () => limit == _limits.MaxBytes
             ? new ImageInputException(ImageInputError.TooLarge, $"The image is over the limit of {limit:N0} bytes (ImageLimits:MaxBytes).")
             : TooLarge(null), cancellationToken);
 

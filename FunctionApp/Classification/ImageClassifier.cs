@@ -91,7 +91,17 @@ public sealed partial class ImageClassifier(
 
         metrics.Preprocessed(pool.Model, pool.Version, prep.Decode + prep.Preprocess);
         long start = Stopwatch.GetTimestamp();
-        var scores = await pool.ScoreAsync(tensor, cancellationToken);
+        float[] scores;
+        try
+        {
+            scores = await pool.ScoreAsync(tensor, cancellationToken);
+        }
+        finally
+        {
+            // The engine copies its input: the tensor can serve the next request.
+            TensorBuffers.Return(tensor);
+        }
+
         var inference = Stopwatch.GetElapsedTime(start);
 
         var top = ScorePostprocessor.Rank(scores, manifest.Scores, pipeline.Package.Labels, k);

@@ -29,10 +29,15 @@ public static class SelfHostedServer
         builder.WebHost.UseUrls(urls ?? DefaultUrls);
 
         // Defaults that any other setting overrides: the framework's per-request lines stay out of the console,
-        // its warnings and errors and the app's own lines stay in (Logging__LogLevel__Microsoft.AspNetCore=Information brings them back).
+        // its warnings and errors and the app's own lines stay in (Logging__LogLevel__Microsoft.AspNetCore=Information brings them back);
+        // the default model loads while the server starts, not on the first request (Models__WarmUp=Lazy to defer it).
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["Models:WarmUp"] = nameof(Models.ModelWarmUp.Eager),
+            },
         });
         builder.Services.AddServing();
         builder.Services.AddSingleton<ApiKeyFilter>();

@@ -15,7 +15,6 @@ public readonly record struct PreprocessTimings(TimeSpan Decode, TimeSpan Prepro
 public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget = null)
 {
     private static readonly SKSamplingOptions Bilinear = new(SKFilterMode.Linear, SKMipmapMode.None);
-    private static readonly SKSamplingOptions BilinearMipmapped = new(SKFilterMode.Linear, SKMipmapMode.Linear);
     private static readonly SKColorFilter GrayscaleFilter = SKColorFilter.CreateColorMatrix(
     [
         0.299f, 0.587f, 0.114f, 0, 0,
@@ -52,7 +51,10 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         timings = new PreprocessTimings(Stopwatch.GetElapsedTime(start, decodedAt), Stopwatch.GetElapsedTime(decodedAt));
     }
 
-    /// <summary>Decodes and preprocesses an image into a new tensor, once its decoded pixels fit the process's budget.</summary>
+    /// <summary>
+    /// Decodes and preprocesses an image into a tensor from <see cref="TensorBuffers"/> (the caller may give it back
+    /// there once done with it), once its decoded pixels fit the process's budget.
+    /// </summary>
     /// <exception cref="ImageInputException">The image breaks a limit or cannot be decoded.</exception>
     public async Task<(float[] Tensor, PreprocessTimings Timings)> PreprocessAsync(ReadOnlyMemory<byte> encoded, PreprocessingSpec spec, CancellationToken cancellationToken = default)
     {
@@ -63,7 +65,7 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         using var decoded = DecodeFor(image, spec);
         long decodedAt = Stopwatch.GetTimestamp();
         using var rendered = Render(decoded, spec);
-        var tensor = new float[spec.TensorLength];
+        var tensor = TensorBuffers.Rent(spec.TensorLength);
         WriteTensor(rendered, spec, tensor);
         return (tensor, new PreprocessTimings(Stopwatch.GetElapsedTime(start, decodedAt), Stopwatch.GetElapsedTime(decodedAt)));
     }
@@ -93,7 +95,7 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
 
     /// <summary>
     /// Bytes of pixels held at once while preprocessing <paramref name="image"/> for <paramref name="spec"/>: the decoded
-    /// bitmap (at the decoder's scale), its upright copy when the image is rotated, the mipmaps of a strong downscale,
+    /// bitmap (at the decoder's scale), its upright copy when the image is rotated, the block-averaged copy of a strong downscale,
     /// and the model-sized result.
     /// </summary>
     public static long DecodeCost(EncodedImage image, PreprocessingSpec spec)
@@ -108,7 +110,7 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         if (image.Origin != SKEncodedOrigin.TopLeft)
             bytes *= 2;
         if (decoded.Width >= 2 * spec.Width || decoded.Height >= 2 * spec.Height)
-            bytes += bytes / 3;
+            bytes += bytes / 2;
         return bytes + (4L * spec.Width * spec.Height);
     }
 
@@ -157,13 +159,15 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         ArgumentNullException.ThrowIfNull(spec);
         var source = SourceRect(decoded.Width, decoded.Height, spec);
         var target = new SKBitmap(new SKImageInfo(spec.Width, spec.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        decoded.SetImmutable();
-        using var image = SKImage.FromBitmap(decoded);
+        // A strong downscale averages whole blocks first (one cheap pass), then bilinear covers the last factor below 2.
+        using var reduced = AreaDownscale.Reduce(decoded, source, spec.Width, spec.Height, out var reducedSource);
+        var pixels = reduced ?? decoded;
+        pixels.SetImmutable();
+        using var image = SKImage.FromBitmap(pixels);
         using var canvas = new SKCanvas(target);
         canvas.Clear(SKColors.White);
-        bool strongDownscale = source.Width >= 2f * spec.Width || source.Height >= 2f * spec.Height;
         using var paint = spec.Grayscale || spec.Channels == 1 ? new SKPaint { ColorFilter = GrayscaleFilter } : null;
-        canvas.DrawImage(image, source, new SKRect(0, 0, spec.Width, spec.Height), strongDownscale ? BilinearMipmapped : Bilinear, paint);
+        canvas.DrawImage(image, reducedSource, new SKRect(0, 0, spec.Width, spec.Height), Bilinear, paint);
         canvas.Flush();
         return target;
     }

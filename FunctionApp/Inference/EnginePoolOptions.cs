@@ -10,9 +10,10 @@ public sealed class EnginePoolOptions
     /// <summary>
     /// Most prediction engines per model version, and so most concurrent inferences; callers beyond it
     /// wait. Engines are small (they share the model), but each runs on the shared ONNX session's threads.
+    /// One per core by default: more concurrent runs than cores only queue inside the CPU, and lengthen the tail.
     /// </summary>
     [Range(1, 256)]
-    public int MaxEngines { get; set; } = 4;
+    public int MaxEngines { get; set; } = Environment.ProcessorCount;
 
     /// <summary>How a batch of images is scored (see <see cref="BatchScoring"/>).</summary>
     public BatchScoring BatchScoring { get; set; } = BatchScoring.ParallelEngines;

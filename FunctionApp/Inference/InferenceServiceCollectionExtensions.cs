@@ -13,6 +13,7 @@ public static class InferenceServiceCollectionExtensions
     {
         services.AddOptions<EnginePoolOptions>().BindConfiguration(EnginePoolOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<OnnxRuntimeOptions>().BindConfiguration(OnnxRuntimeOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IPostConfigureOptions<OnnxRuntimeOptions>, MatchThreadsToEngines>();
         services.AddMetrics();
         services.AddSingleton<InferenceMetrics>();
         services.AddSingleton<EnginePoolRegistry>();

@@ -8,7 +8,10 @@ public sealed class OnnxRuntimeOptions
 {
     public const string SectionName = "OnnxRuntime";
 
-    /// <summary>Threads one inference may use; 0 means one per processor.</summary>
+    /// <summary>
+    /// Threads one inference may use; 0 means automatic: in the hosts, the cores shared out over the engines that may
+    /// run at once (see <see cref="MatchThreadsToEngines"/>); elsewhere one per processor.
+    /// </summary>
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
 
