@@ -31,7 +31,7 @@ internal static class Fairness
             var images = account.GetBlobContainerClient("images");
             var predictions = account.GetBlobContainerClient("predictions");
             var results = account.GetBlobContainerClient("batch-results");
-            await Until(async () => (await account.GetBlobContainerClient("batches").ExistsAsync()).Value, TimeSpan.FromMinutes(1));
+            await BenchmarkMath.Until(async () => (await account.GetBlobContainerClient("batches").ExistsAsync()).Value, TimeSpan.FromMinutes(1));
             var photos = Enumerable.Range(0, 50).Select(i => BundledModel.PhotoJpeg(seed: i, width: 640, height: 480)).ToList();
 
             await DropAsync(images, predictions, "warm-up.jpg", photos[0]);
@@ -55,7 +55,7 @@ internal static class Fairness
             }
 
             var jobStarted = Stopwatch.StartNew();
-            await Until(async () => Progress(await Read(results, "big.zip/progress.json")) is { ChunksDone: >= 3 }, TimeSpan.FromMinutes(5));
+            await BenchmarkMath.Until(async () => Progress(await Read(results, "big.zip/progress.json")) is { ChunksDone: >= 3 }, TimeSpan.FromMinutes(5));
             var busy = new List<double>();
             for (int i = 0; i < drops; i++)
             {
@@ -65,14 +65,14 @@ internal static class Fairness
                 await Task.Delay(2000);
             }
 
-            await Until(async () => Progress(await Read(results, "big.zip/progress.json")) is { State: "finished" }, TimeSpan.FromMinutes(30));
+            await BenchmarkMath.Until(async () => Progress(await Read(results, "big.zip/progress.json")) is { State: "finished" }, TimeSpan.FromMinutes(30));
             var done = Progress(await Read(results, "big.zip/progress.json"))!;
 
             Console.WriteLine($"Dropped-image latency, upload to result, bundled model, {Environment.ProcessorCount} cores");
             Console.WriteLine("| instance | images | median s | max s |");
             Console.WriteLine("| --- | --- | --- | --- |");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| idle | {idle.Count} | {Median(idle):F2} | {idle.Max():F2} |"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| running a {entries:N0}-entry batch job | {busy.Count} | {Median(busy):F2} | {busy.Max():F2} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| idle | {idle.Count} | {BenchmarkMath.Median(idle):F2} | {idle.Max():F2} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| running a {entries:N0}-entry batch job | {busy.Count} | {BenchmarkMath.Median(busy):F2} | {busy.Max():F2} |"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"The job: {done.Done:N0} entries in {jobStarted.Elapsed.TotalSeconds:F0} s ({done.ImagesPerSecond:F1} images/s)."));
             return 0;
         }
@@ -93,7 +93,7 @@ internal static class Fairness
     {
         await images.GetBlobClient(name).UploadAsync(new BinaryData(photo), overwrite: true);
         var clock = Stopwatch.StartNew();
-        await Until(async () => (await predictions.GetBlobClient(name + ".json").ExistsAsync()).Value, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(50));
+        await BenchmarkMath.Until(async () => (await predictions.GetBlobClient(name + ".json").ExistsAsync()).Value, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(50));
         return clock.Elapsed.TotalSeconds;
     }
 
@@ -101,22 +101,5 @@ internal static class Fairness
     {
         var blob = container.GetBlobClient(name);
         return (await blob.ExistsAsync()).Value ? (await blob.DownloadContentAsync()).Value.Content.ToString() : null;
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, TimeSpan timeout, TimeSpan? every = null)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"Gave up after {timeout.TotalSeconds:F0} s.");
-            await Task.Delay(every ?? TimeSpan.FromMilliseconds(250));
-        }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -74,7 +74,7 @@ internal static class QuantizedThroughput
         }
 
         foreach (var (way, list) in ratios)
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median int8/float throughput, {way}: {Median(list):F2}x"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median int8/float throughput, {way}: {BenchmarkMath.Median(list):F2}x"));
         foreach (var session in raw)
             session.Dispose();
         return 0;
@@ -112,11 +112,5 @@ internal static class QuantizedThroughput
             }
         })));
         return images.Length / watch.Elapsed.TotalSeconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -42,7 +42,7 @@ internal static class ScaleOut
                 {
                     foreach (var cores in processes)
                         serves.Add(await StartServeAsync(app, cores, azurite.ConnectionString));
-                    await Until(async () => (await batches.ExistsAsync()).Value, TimeSpan.FromMinutes(1));
+                    await BenchmarkMath.Until(async () => (await batches.ExistsAsync()).Value, TimeSpan.FromMinutes(1));
 
                     string job = $"round{round}-{layout.Replace('/', '_').Replace(':', '_').Replace(',', '-')}-{Guid.NewGuid():N}.zip".Replace(Path.DirectorySeparatorChar, '_');
                     var clock = Stopwatch.StartNew();
@@ -51,7 +51,7 @@ internal static class ScaleOut
                     double? firstChunk = null, lastChunk = null, lastPartsRead = null;
                     var partsBy = new Dictionary<string, int>();
                     var partsSeen = new HashSet<string>();
-                    await Until(async () =>
+                    await BenchmarkMath.Until(async () =>
                     {
                         state = Progress(await ReadAsync(results, $"{job}/progress.json"));
                         if (state is { ChunksDone: > 0 })
@@ -91,12 +91,12 @@ internal static class ScaleOut
             }
         }
 
-        double baseline = Median(rates[layouts[0]]);
+        double baseline = BenchmarkMath.Median(rates[layouts[0]]);
         Console.WriteLine("| layout | runs | median images/s | ratio |");
         Console.WriteLine("| --- | --- | --- | --- |");
         foreach (var layout in layouts)
         {
-            double median = Median(rates[layout]);
+            double median = BenchmarkMath.Median(rates[layout]);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Describe(layout)} | {rates[layout].Count} | {median:F1} | {(layout == layouts[0] ? "baseline" : (median / baseline).ToString("F2", CultureInfo.InvariantCulture) + "x")} |"));
         }
 
@@ -162,7 +162,7 @@ internal static class ScaleOut
         serve.BeginOutputReadLine();
         serve.BeginErrorReadLine();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
-        await Until(async () =>
+        await BenchmarkMath.Until(async () =>
         {
             if (serve.HasExited)
                 throw new InvalidOperationException($"serve exited with code {serve.ExitCode}: {output}");
@@ -231,22 +231,5 @@ internal static class ScaleOut
         {
             return null;
         }
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, TimeSpan timeout, TimeSpan? every = null)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"Gave up after {timeout.TotalSeconds:F0} s.");
-            await Task.Delay(every ?? TimeSpan.FromMilliseconds(250));
-        }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -131,21 +131,12 @@ internal static class AdviseCommand
 
         public static ServingStack Create(string? model, ServingSetting setting, bool verbose)
         {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+            var builder = CommandLineApp.CreateHostBuilder(verbose);
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
                 [$"{OnnxRuntimeOptions.SectionName}:{nameof(OnnxRuntimeOptions.IntraOpThreads)}"] = setting.IntraOpThreads.ToString(CultureInfo.InvariantCulture),
                 [$"{EnginePoolOptions.SectionName}:{nameof(EnginePoolOptions.MaxEngines)}"] = setting.MaxEngines.ToString(CultureInfo.InvariantCulture),
             });
-            builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-            builder.Logging.AddFilter((category, level) => level >= (verbose && category != "Microsoft.Hosting.Lifetime" ? LogLevel.Information : LogLevel.Warning));
-            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-            Microsoft.ML.OnnxRuntime.OrtEnv.Instance().EnvLogLevel = verbose
-                ? Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING
-                : Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-            CommandLineApp.AddClassificationStack(builder.Services);
             var host = builder.Build();
             try
             {

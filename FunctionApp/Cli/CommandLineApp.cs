@@ -77,12 +77,22 @@ public static class CommandLineApp
     /// <summary>Builds the shared services with configuration from the environment; logs go to standard error.</summary>
     internal static IHost BuildHost(ParseResult parse)
     {
+        var host = CreateHostBuilder(parse.GetValue(VerboseOption)).Build();
+        host.Start();
+        return host;
+    }
+
+    /// <summary>
+    /// A command's host before it is built: configuration from the environment, one-line logs on standard error (the
+    /// host's own lines and ONNX Runtime's warnings kept for <paramref name="verbose"/>), and the classification stack.
+    /// </summary>
+    internal static HostApplicationBuilder CreateHostBuilder(bool verbose)
+    {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             ContentRootPath = AppContext.BaseDirectory,
             DisableDefaults = false,
         });
-        bool verbose = parse.GetValue(VerboseOption);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 
@@ -97,9 +107,7 @@ public static class CommandLineApp
             ? Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING
             : Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
         AddClassificationStack(builder.Services);
-        var host = builder.Build();
-        host.Start();
-        return host;
+        return builder;
     }
 
     /// <summary>What a command needs to classify: imaging, model execution, the catalog and the classifier (no storage, no triggers).</summary>
