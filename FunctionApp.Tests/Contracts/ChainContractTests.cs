@@ -59,9 +59,13 @@ public class ChainContractTests
     [Fact]
     public async Task ChainImage_FailsEveryTry_EndsAsAFailedOutcomeWithTheLastError()
     {
-        // The default model's package cannot be opened: starting the chain fails every try, and the blob lands in poison.
-        await using var serve = await StartAsync(change: s => s["Models:Default"] = "broken", damage: null);
-        File.Delete(Path.Combine(serve.ModelsRoot, "broken", "1", "labels.txt"));
+        // The default model's package cannot be opened (its labels are missing when the catalog reads it): starting the
+        // chain fails every try, and the blob lands in poison.
+        await using var serve = await StartAsync(change: s =>
+        {
+            s["Models:Default"] = "broken";
+            File.Delete(Path.Combine(s["Models:Root"]!, "broken", "1", "labels.txt"));
+        });
         await serve.Storage.ChainImages.GetBlobClient("doomed.png").UploadAsync(new BinaryData(Images.Solid(8, 8, SKColors.Red)));
 
         var outcome = await ServeOnEmptyAccount.WaitForJsonAsync(serve.Storage.ChainResults, "doomed.png.json");
