@@ -73,21 +73,7 @@ public static class AdvisorReportWriter
     private static Plot LatencyPlot(AdvisorReport report)
     {
         var plot = NewPlot($"{report.Measurements.Model}: p95 latency against concurrency", "concurrent requests per instance", "p95 latency (ms)");
-        var model = Model(report);
-        var xs = Concurrencies(report);
-        foreach (var size in report.Plan.InstanceSizes)
-        {
-            var line = plot.Add.ScatterLine(xs, xs.Select(c => model.Predict(size, (int)c).P95Ms).ToArray());
-            line.LegendText = $"{size.MemoryMb} MB ({Num(size.CpuCores)} core) predicted";
-            line.LinePattern = LinePattern.Dashed;
-        }
-
-        foreach (var group in report.Measurements.Latency.GroupBy(p => p.Cores))
-        {
-            var points = plot.Add.Scatter(group.Select(p => (double)p.Concurrency).ToArray(), group.Select(p => p.P95Ms).ToArray());
-            points.LegendText = $"measured, {group.Key} core(s)";
-            points.MarkerSize = 8;
-        }
+        AddAgainstConcurrency(plot, report, p => p.P95Ms, p => p.P95Ms, size => $"{size.MemoryMb} MB ({Num(size.CpuCores)} core) predicted");
 
         foreach (var v in report.Verifications)
         {
@@ -105,24 +91,30 @@ public static class AdvisorReportWriter
         return plot;
     }
 
-    private static Plot ThroughputPlot(AdvisorReport report)
+    /// <summary>Each instance size's predicted curve (dashed) and the measured points per core count, against concurrency.</summary>
+    private static void AddAgainstConcurrency(Plot plot, AdvisorReport report, Func<Prediction, double> predicted, Func<LatencyPoint, double> measured, Func<InstanceSize, string> legend)
     {
-        var plot = NewPlot("Throughput against concurrency", "concurrent requests per instance", "images per second per instance");
         var model = Model(report);
         var xs = Concurrencies(report);
         foreach (var size in report.Plan.InstanceSizes)
         {
-            var line = plot.Add.ScatterLine(xs, xs.Select(c => model.Predict(size, (int)c).ImagesPerSecond).ToArray());
-            line.LegendText = $"{size.MemoryMb} MB predicted";
+            var line = plot.Add.ScatterLine(xs, xs.Select(c => predicted(model.Predict(size, (int)c))).ToArray());
+            line.LegendText = legend(size);
             line.LinePattern = LinePattern.Dashed;
         }
 
         foreach (var group in report.Measurements.Latency.GroupBy(p => p.Cores))
         {
-            var points = plot.Add.Scatter(group.Select(p => (double)p.Concurrency).ToArray(), group.Select(p => p.ImagesPerSecond).ToArray());
+            var points = plot.Add.Scatter(group.Select(p => (double)p.Concurrency).ToArray(), group.Select(measured).ToArray());
             points.LegendText = $"measured, {group.Key} core(s)";
             points.MarkerSize = 8;
         }
+    }
+
+    private static Plot ThroughputPlot(AdvisorReport report)
+    {
+        var plot = NewPlot("Throughput against concurrency", "concurrent requests per instance", "images per second per instance");
+        AddAgainstConcurrency(plot, report, p => p.ImagesPerSecond, p => p.ImagesPerSecond, size => $"{size.MemoryMb} MB predicted");
 
         plot.ShowLegend(Alignment.LowerRight);
         return plot;

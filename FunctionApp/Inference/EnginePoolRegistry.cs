@@ -28,14 +28,36 @@ public sealed class EnginePoolRegistry(
         ArgumentNullException.ThrowIfNull(entry);
         for (int hops = 0; !entry.Pinned && hops < 16 && _successors.TryGetValue(Path.GetFullPath(entry.Directory), out var successor); hops++)
             entry = successor;
+        return PoolIn(_pools, entry, InferencePipeline.Create);
+    }
+
+    /// <summary>The pool of <paramref name="entry"/>'s folder in <paramref name="pools"/>, created (not loaded) on first ask.</summary>
+    private EnginePool PoolIn(ConcurrentDictionary<string, Lazy<EnginePool>> pools, ModelEntry entry, Func<ModelPackage, OnnxRuntimeOptions, InferencePipeline> build)
+    {
         var key = Path.GetFullPath(entry.Directory);
-        return _pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
+        return pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
             entry.Name,
             entry.Version,
-            () => InferencePipeline.Create(ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version), runtimeOptions.Value),
+            () => build(ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version), runtimeOptions.Value),
             poolOptions.Value,
             loggerFactory.CreateLogger<EnginePool>(),
-            metrics))).Value;
+            metrics,
+            runtimeOptions.Value))).Value;
+    }
+
+    /// <summary>
+    /// A lease on the pool <paramref name="lookup"/> finds. A pool retired between the lookup and the lease is no
+    /// longer in the registry, so the next lookup finds its successor (or, for a pinned entry, a fresh pool of the
+    /// same version).
+    /// </summary>
+    private static PoolLease LeaseFrom(Func<EnginePool> lookup)
+    {
+        while (true)
+        {
+            var pool = lookup();
+            if (pool.TryEnter())
+                return new PoolLease(pool);
+        }
     }
 
     /// <summary>
@@ -56,18 +78,7 @@ public sealed class EnginePoolRegistry(
     /// even if a hot reload retires its version meanwhile. An unpinned entry whose version was retired gets its
     /// successor's pool.
     /// </summary>
-    public PoolLease Lease(ModelEntry entry)
-    {
-        while (true)
-        {
-            var pool = GetPool(entry);
-            if (pool.TryEnter())
-                return new PoolLease(pool);
-
-            // Retired between the lookup and the lease: the registry no longer holds it, so the next lookup finds the
-            // successor (or, for a pinned entry, a fresh pool of the same version).
-        }
-    }
+    public PoolLease Lease(ModelEntry entry) => LeaseFrom(() => GetPool(entry));
 
     /// <summary>
     /// The pool that runs a sliced model as a chain of steps: the package opened once, the head (if any) loaded once
@@ -76,20 +87,7 @@ public sealed class EnginePoolRegistry(
     public PoolLease LeaseChain(ModelEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        while (true)
-        {
-            var key = Path.GetFullPath(entry.Directory);
-            var pool = _chainPools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
-                entry.Name,
-                entry.Version,
-                () => InferencePipeline.CreateChainHead(ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version), runtimeOptions.Value),
-                poolOptions.Value,
-                loggerFactory.CreateLogger<EnginePool>(),
-                metrics,
-                runtimeOptions.Value))).Value;
-            if (pool.TryEnter())
-                return new PoolLease(pool);
-        }
+        return LeaseFrom(() => PoolIn(_chainPools, entry, InferencePipeline.CreateChainHead));
     }
 
     /// <summary>
