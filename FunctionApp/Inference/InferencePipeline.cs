@@ -98,17 +98,25 @@ public sealed class InferencePipeline : IDisposable
 
             // One ApplyOnnxModel stage for a whole model, or one per slice, each reading the columns (tensors)
             // the earlier slices wrote: the same pipeline definition either way.
+            // ML.NET parses the whole file it is given with protobuf to learn the graph's types; given a graph-only
+            // view, whose weights ONNX Runtime reads from the original bytes, it parses kilobytes instead of every weight.
             foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
             {
-                var stage = ml.Transforms.ApplyOnnxModel(new OnnxOptions
+                string path = Path.Combine(package.Directory, file);
+                OnnxTransformer stage;
+                using (var view = GraphOnlyModel.Prepare(path))
                 {
-                    ModelFile = Path.Combine(package.Directory, file),
-                    InputColumns = [.. inputs.Keys],
-                    OutputColumns = [.. outputs],
-                    ShapeDictionary = inputs,
-                    IntraOpNumThreads = runtime.EffectiveIntraOpThreads,
-                    InterOpNumThreads = 1,
-                }).Fit(afterOnnx);
+                    try
+                    {
+                        stage = ApplyOnnx(ml, view.Path, inputs, outputs, runtime, afterOnnx);
+                    }
+                    catch (Exception ex) when (view.IsGraphOnly && ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+                    {
+                        // A model the view does not suit fails (or succeeds) as itself, with its own file in the message.
+                        stage = ApplyOnnx(ml, path, inputs, outputs, runtime, afterOnnx);
+                    }
+                }
+
                 stages.Add(stage);
                 afterOnnx = stage.Transform(afterOnnx);
             }
@@ -122,6 +130,17 @@ public sealed class InferencePipeline : IDisposable
 
         return Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages);
     }
+
+    private static OnnxTransformer ApplyOnnx(MLContext ml, string modelFile, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input) =>
+        ml.Transforms.ApplyOnnxModel(new OnnxOptions
+        {
+            ModelFile = modelFile,
+            InputColumns = [.. inputs.Keys],
+            OutputColumns = [.. outputs],
+            ShapeDictionary = inputs,
+            IntraOpNumThreads = runtime.EffectiveIntraOpThreads,
+            InterOpNumThreads = 1,
+        }).Fit(input);
 
     /// <summary>
     /// The end of a sliced model, for the last step of a slice chain, which has only the final tensor in hand: the
