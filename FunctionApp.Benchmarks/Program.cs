@@ -7,6 +7,7 @@ using FunctionApp.Benchmarks;
 // dotnet run -c Release --project FunctionApp.Benchmarks -- ort-throughput M I SECONDS  (raw ORT's best split of the cores)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- fairness APP [ENTRIES] [DROPS]  (see fairness.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- scale-out APP IMAGES ENTRIES ROUNDS LAYOUT...  (see scale-out.sh)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- first-prediction URL IMAGE EXE [ARGS...]  (cold start: start EXE, POST IMAGE to URL until 200)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- quantized-throughput ROOT NAME FLOAT INT8 IMAGES [ROUNDS]  (see quantize.sh)
 if (args is ["ort-floor", var model, var input])
     return FunctionApp.Benchmarks.OnnxRuntimeFloor.Run(model, input);
@@ -24,6 +25,8 @@ if (args is ["scale-out", var scaleApp, var scaleImages, var scaleEntries, var s
     return await FunctionApp.Benchmarks.ScaleOut.RunAsync(scaleApp, scaleImages, int.Parse(scaleEntries, System.Globalization.CultureInfo.InvariantCulture), int.Parse(scaleRounds, System.Globalization.CultureInfo.InvariantCulture), scaleLayouts);
 if (args is ["quantized-throughput", var qRoot, var qName, var qFloat, var qInt8, var qImages, ..])
     return await FunctionApp.Benchmarks.QuantizedThroughput.RunAsync(qRoot, qName, qFloat, qInt8, qImages, args.Length > 6 ? int.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture) : 5);
+if (args is ["first-prediction", var fpUrl, var fpImage, var fpExecutable, .. var fpArguments])
+    return await FunctionApp.Benchmarks.FirstPrediction.RunAsync(fpUrl, fpImage, fpExecutable, fpArguments);
 if (args is ["pool-memory", var engines])
     return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
 

@@ -179,19 +179,17 @@ fi
 
 # Cold start: process start to the first successful prediction of the bundled model, interleaved runs.
 #   floor: a bare ONNX Runtime program (load ResNet-18, one inference, exit);
-#   serve: `FunctionApp serve` started, polled until a POST /api/predict of the PNG photo answers 200.
+#   serve: `FunctionApp serve` started by `first-prediction`, which POSTs the PNG photo every 2 ms from one process until
+#          the answer is 200 (a shell loop starting a curl per attempt would spend a core on process starts meanwhile).
 [ "$COLD_RUNS" -gt 0 ] || exit 0
 now() { date +%s%N; }
 first_png=$(printf '%s\n' $IMAGES | head -1)
 floor=(); serve=()
 for i in $(seq "$COLD_RUNS"); do
   start=$(now); "$bench" ort-floor "$heavy_onnx" Input247 >/dev/null || die "the ONNX Runtime floor failed"; floor+=($(( ($(now) - start) / 1000000 )))
-  start=$(now)
-  env ${APP_ENV:-} "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 >"$work/cold.log" 2>&1 & p=$!
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/octet-stream' --data-binary @"$first_png" http://127.0.0.1:5414/api/predict 2>/dev/null)" = 200 ]; do
-    kill -0 $p 2>/dev/null || die "serve exited during the cold-start run: $work/cold.log"; sleep 0.005
-  done
-  serve+=($(( ($(now) - start) / 1000000 ))); stop $p
+  ms=$(env ${APP_ENV:-} "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
+    || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
+  serve+=("$ms")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mf=$(median "${floor[@]}"); msv=$(median "${serve[@]}")
