@@ -6,5 +6,5 @@ using Microsoft.Extensions.Hosting;
 if (!CommandLineApp.IsWorkerLaunch(args))
     return await CommandLineApp.RunAsync(args);
 
-await FunctionsWorkerHost.Build(args).RunAsync();
+await FunctionsWorkerHost.Build(args, preloadDefaultModel: true).RunAsync();
 return 0;

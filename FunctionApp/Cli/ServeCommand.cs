@@ -14,7 +14,7 @@ internal static class ServeCommand
         // A setting that fails validation at start (such as an unset Models:Default over several models) is a message, not a crash.
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async _ =>
         {
-            await using var app = SelfHostedServer.Build([], parse.GetValue(urls));
+            await using var app = SelfHostedServer.Build([], parse.GetValue(urls), preloadDefaultModel: true);
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);
             return 0;

@@ -23,7 +23,11 @@ public static class SelfHostedServer
     /// <summary>Where <c>serve</c> shows its metrics in the Prometheus text format (behind the API key when one is set).</summary>
     public const string MetricsPath = "/metrics";
 
-    public static WebApplication Build(string[] args, string? urls = null, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="preloadDefaultModel">
+    /// Start loading the default model (when <c>Models:WarmUp</c> is <c>Eager</c>) before the server is even built, as
+    /// <c>serve</c> does; see <see cref="Models.ModelPreload"/>.
+    /// </param>
+    public static WebApplication Build(string[] args, string? urls = null, Action<WebApplicationBuilder>? configure = null, bool preloadDefaultModel = false)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls(urls ?? DefaultUrls);
@@ -39,6 +43,8 @@ public static class SelfHostedServer
                 ["Models:WarmUp"] = nameof(Models.ModelWarmUp.Eager),
             },
         });
+        if (preloadDefaultModel)
+            Models.ModelPreload.Start(builder.Configuration);
         builder.Services.AddServing();
         builder.Services.AddSingleton<ApiKeyFilter>();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()

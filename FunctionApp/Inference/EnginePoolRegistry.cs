@@ -28,7 +28,7 @@ public sealed class EnginePoolRegistry(
         ArgumentNullException.ThrowIfNull(entry);
         for (int hops = 0; !entry.Pinned && hops < 16 && _successors.TryGetValue(Path.GetFullPath(entry.Directory), out var successor); hops++)
             entry = successor;
-        return PoolIn(_pools, entry, InferencePipeline.Create);
+        return PoolIn(_pools, entry, static (package, runtime) => PipelinePreload.TryTake(package.Directory, runtime) ?? InferencePipeline.Create(package, runtime));
     }
 
     /// <summary>The pool of <paramref name="entry"/>'s folder in <paramref name="pools"/>, created (not loaded) on first ask.</summary>

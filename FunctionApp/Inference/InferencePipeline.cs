@@ -31,6 +31,7 @@ public sealed class InferencePipeline : IDisposable
     private readonly MLContext _ml;
     private readonly TransformerChain<ITransformer> _transformer;
     private readonly SchemaDefinition _inputSchema;
+    private PredictionEngine<TensorInput, ScoresOutput>? _warmEngine;
 
     private InferencePipeline(ModelPackage package, OnnxSignature signature, MLContext ml, TransformerChain<ITransformer> transformer, SchemaDefinition inputSchema, DataViewType featureType, int outputWidth)
     {
@@ -61,7 +62,6 @@ public sealed class InferencePipeline : IDisposable
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(runtime);
         var manifest = package.Manifest;
-
         OnnxSignature signature;
         try
         {
@@ -85,6 +85,9 @@ public sealed class InferencePipeline : IDisposable
         inputSchema[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, inputDims);
         var empty = ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema);
 
+        // The head (a saved ML.NET model) loads on another thread while ONNX Runtime builds its session: neither
+        // needs the other until the head is checked against the ONNX output.
+        var head = StartReadingHead(package);
         var stages = new List<ITransformer>();
         IDataView afterOnnx = empty;
         try
@@ -125,10 +128,11 @@ public sealed class InferencePipeline : IDisposable
         {
             foreach (var stage in stages.OfType<IDisposable>())
                 stage.Dispose();
+            Discard(head);
             throw new ModelPackageException(package.Directory, [$"ONNX Runtime cannot load '{manifest.OnnxFile}': {ex.Message}"]);
         }
 
-        return Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages);
+        return Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages, head);
     }
 
     private static OnnxTransformer ApplyOnnx(MLContext ml, string modelFile, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input) =>
@@ -167,11 +171,11 @@ public sealed class InferencePipeline : IDisposable
         inputSchema[0].ColumnName = manifest.OutputTensor;
         inputSchema[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, final.Shape.Select(d => (int)d).ToArray());
         var empty = ml.Data.LoadFromEnumerable(Array.Empty<TensorInput>(), inputSchema);
-        return Finish(package, signature, ml, inputSchema, empty, empty, []);
+        return Finish(package, signature, ml, inputSchema, empty, empty, [], StartReadingHead(package));
     }
 
     /// <summary>Adds the head (or the plain copy of the output tensor) after the ONNX stages and builds the pipeline.</summary>
-    private static InferencePipeline Finish(ModelPackage package, OnnxSignature signature, MLContext ml, SchemaDefinition inputSchema, IDataView empty, IDataView afterOnnx, List<ITransformer> stages)
+    private static InferencePipeline Finish(ModelPackage package, OnnxSignature signature, MLContext ml, SchemaDefinition inputSchema, IDataView empty, IDataView afterOnnx, List<ITransformer> stages, Task<SavedHead>? savedHead)
     {
         var manifest = package.Manifest;
         TransformerChain<ITransformer> transformer;
@@ -183,7 +187,7 @@ public sealed class InferencePipeline : IDisposable
             {
                 var copyFeatures = ml.Transforms.CopyColumns(HeadSpec.FeaturesColumn, manifest.OutputTensor).Fit(afterOnnx);
                 var headInput = copyFeatures.Transform(afterOnnx);
-                var head = LoadHead(ml, package, headInput.Schema, featureType);
+                var head = CheckHead(package, savedHead!.GetAwaiter().GetResult(), headInput.Schema, featureType);
                 var afterHead = head.Transform(headInput);
                 var scoreType = afterHead.Schema.GetColumnOrNull(HeadSpec.ScoreColumn)?.Type as VectorDataViewType;
                 if (scoreType is null || !scoreType.IsKnownSize)
@@ -208,6 +212,8 @@ public sealed class InferencePipeline : IDisposable
         {
             foreach (var stage in stages.OfType<IDisposable>())
                 stage.Dispose();
+            if (savedHead is not null && (!savedHead.IsCompletedSuccessfully || !stages.Contains(savedHead.Result.Transformer)))
+                Discard(savedHead);
             throw;
         }
     }
@@ -251,9 +257,25 @@ public sealed class InferencePipeline : IDisposable
         }
     }
 
-    /// <summary>Makes a prediction engine: cheap, but not thread-safe, so each caller needs its own (see <see cref="EnginePool"/>).</summary>
+    /// <summary>
+    /// Makes a prediction engine: cheap, but not thread-safe, so each caller needs its own (see <see cref="EnginePool"/>).
+    /// The engine <see cref="WarmUp"/> made is handed out first.
+    /// </summary>
     public PredictionEngine<TensorInput, ScoresOutput> CreateEngine() =>
-        _ml.Model.CreatePredictionEngine<TensorInput, ScoresOutput>(_transformer, ignoreMissingColumns: true, inputSchemaDefinition: _inputSchema);
+        Interlocked.Exchange(ref _warmEngine, null)
+        ?? _ml.Model.CreatePredictionEngine<TensorInput, ScoresOutput>(_transformer, ignoreMissingColumns: true, inputSchemaDefinition: _inputSchema);
+
+    /// <summary>
+    /// Makes an engine and runs one prediction on a blank tensor, so that ONNX Runtime has allocated what its first run
+    /// needs; the engine is kept for the first <see cref="CreateEngine"/>.
+    /// </summary>
+    public void WarmUp()
+    {
+        var engine = CreateEngine();
+        var output = new ScoresOutput();
+        engine.Predict(new TensorInput { Pixels = new float[Package.Manifest.Preprocessing.TensorLength] }, ref output);
+        Interlocked.Exchange(ref _warmEngine, engine)?.Dispose();
+    }
 
     /// <summary>Scores many tensors as one <see cref="IDataView"/> through the same transformer. Thread-safe.</summary>
     public IReadOnlyList<float[]> ScoreBatch(IReadOnlyList<float[]> tensors, CancellationToken cancellationToken = default)
@@ -273,6 +295,7 @@ public sealed class InferencePipeline : IDisposable
 
     public void Dispose()
     {
+        Interlocked.Exchange(ref _warmEngine, null)?.Dispose();
         _transformer.Dispose();
     }
 
@@ -339,21 +362,46 @@ public sealed class InferencePipeline : IDisposable
         }
     }
 
-    private static ITransformer LoadHead(MLContext ml, ModelPackage package, DataViewSchema headInput, DataViewType featureType)
+    /// <summary>A head as saved: the transformer and the schema it was trained on.</summary>
+    private sealed record SavedHead(ITransformer Transformer, DataViewSchema Expected);
+
+    private static Task<SavedHead>? StartReadingHead(ModelPackage package) =>
+        package.HasHead ? Task.Run(() => ReadHead(package)) : null;
+
+    /// <summary>Loads the head with a context of its own, so that it can load while the ONNX stages are built.</summary>
+    private static SavedHead ReadHead(ModelPackage package)
     {
-        var file = package.Manifest.Head!.File;
-        ITransformer head;
-        DataViewSchema expected;
         try
         {
             using var stream = File.OpenRead(package.HeadPath!);
-            head = ml.Model.Load(stream, out expected);
+            var head = new MLContext(seed: 0).Model.Load(stream, out var expected);
+            return new SavedHead(head, expected);
         }
         catch (Exception ex) when (ex is InvalidOperationException or FormatException or InvalidDataException or IOException)
         {
-            throw new ModelPackageException(package.Directory, [$"head '{file}' is not a saved ML.NET model: {ex.Message}"]);
+            throw new ModelPackageException(package.Directory, [$"head '{package.Manifest.Head!.File}' is not a saved ML.NET model: {ex.Message}"]);
         }
+    }
 
+    /// <summary>Waits for a head that will not be used and releases it; its own problems are beside the point then.</summary>
+    private static void Discard(Task<SavedHead>? head)
+    {
+        if (head is null)
+            return;
+        try
+        {
+            (head.GetAwaiter().GetResult().Transformer as IDisposable)?.Dispose();
+        }
+        catch (ModelPackageException)
+        {
+            // The failure being reported is the ONNX model's.
+        }
+    }
+
+    private static ITransformer CheckHead(ModelPackage package, SavedHead saved, DataViewSchema headInput, DataViewType featureType)
+    {
+        var file = package.Manifest.Head!.File;
+        var (head, expected) = saved;
         var wanted = expected.GetColumnOrNull(HeadSpec.FeaturesColumn)?.Type;
         if (wanted is null)
             throw new ModelPackageException(package.Directory, [$"head '{file}' does not read a '{HeadSpec.FeaturesColumn}' column"]);

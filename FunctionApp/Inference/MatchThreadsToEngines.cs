@@ -10,13 +10,17 @@ namespace FunctionApp.Inference;
 /// </summary>
 public sealed class MatchThreadsToEngines(IOptions<EnginePoolOptions> engines) : IPostConfigureOptions<OnnxRuntimeOptions>
 {
-    public void PostConfigure(string? name, OnnxRuntimeOptions options)
+    public void PostConfigure(string? name, OnnxRuntimeOptions options) => Apply(options, engines.Value);
+
+    /// <summary>The same rule, for a caller that binds the options itself.</summary>
+    public static void Apply(OnnxRuntimeOptions options, EnginePoolOptions engines)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(engines);
         if (options.IntraOpThreads > 0)
             return;
         int cores = Environment.ProcessorCount;
-        int concurrent = Math.Clamp(engines.Value.MaxEngines, 1, cores);
+        int concurrent = Math.Clamp(engines.MaxEngines, 1, cores);
         options.IntraOpThreads = Math.Max(1, cores / concurrent);
     }
 }
