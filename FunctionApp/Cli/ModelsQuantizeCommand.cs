@@ -31,6 +31,8 @@ internal static class ModelsQuantizeCommand
         activations.AcceptOnlyFromAmong(Types);
         var keepFloat = new Option<string[]>("--keep-float") { Description = "A node (by name or output tensor) to leave in float; repeat for several.", AllowMultipleArgumentsPerToken = true };
         var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too: faster, less faithful to the float version (by default it stays float)." };
+        var addsFloat = new Option<bool>("--keep-adds-float") { Description = "Leave every Add (a ResNet's residual stream) float: only convolutions run on 8 bits." };
+        var biasCorrection = new Option<bool>("--bias-correction") { Description = "Correct each quantized convolution's bias, layer by layer, for the shift quantization gives its channel means on the calibration images." };
         var eval = new Option<DirectoryInfo?>("--eval") { Description = "Labelled images (one subfolder per class) to compare the two versions on: top-1 agreement, accuracy and speed." };
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Compare on at most this many images of each class." };
         var version = new Option<string?>("--version") { Description = "The new version (default: the next number after the newest)." };
@@ -38,7 +40,7 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Make an int8 version of a model package (static QDQ, calibrated on your images) and compare it with the float version.")
         {
-            package, images, count, method, percentile, activations, keepFloat, inputLayer, eval, maxPerClass, version, root,
+            package, images, count, method, percentile, activations, keepFloat, inputLayer, addsFloat, biasCorrection, eval, maxPerClass, version, root,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
@@ -77,6 +79,8 @@ internal static class ModelsQuantizeCommand
                 Activations = parse.GetValue(activations) == "int8" ? QuantType.S8 : QuantType.U8,
                 Excluded = (parse.GetValue(keepFloat) ?? []).ToHashSet(StringComparer.Ordinal),
                 QuantizeInputLayer = parse.GetValue(inputLayer),
+                KeepAddsFloat = parse.GetValue(addsFloat),
+                BiasCorrection = parse.GetValue(biasCorrection),
             };
 
             QuantizeResult result;
