@@ -108,7 +108,7 @@ public static class BiasCorrection
     }
 
     /// <summary>For each of <paramref name="weighted"/> (node outputs): how many of them lie on the longest path from the graph's inputs to it, itself included.</summary>
-    internal static IReadOnlyDictionary<string, int> Depths(GraphProto graph, IReadOnlySet<string> weighted)
+    public static IReadOnlyDictionary<string, int> Depths(GraphProto graph, IReadOnlySet<string> weighted)
     {
         var depth = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var node in graph.Node)

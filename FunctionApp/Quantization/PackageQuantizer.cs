@@ -13,7 +13,7 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
     public string? Version { get; init; }
 
     /// <summary>At most this many calibration images are used, spread evenly over the folder's files in name order.</summary>
-    public int MaxCalibrationImages { get; init; } = 200;
+    public int MaxCalibrationImages { get; init; } = 500;
 
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
@@ -28,11 +28,11 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
     /// <summary>Quantize the layer that reads the image too (see <see cref="QdqOptions.KeepInputLayerFloat"/>); by default it stays float, unless nothing else could be quantized.</summary>
     public bool QuantizeInputLayer { get; init; }
 
-    /// <summary>Leave every Add (a ResNet's residual stream) float (see <see cref="QdqOptions.KeepAddsFloat"/>).</summary>
-    public bool KeepAddsFloat { get; init; }
+    /// <summary>Give no Add its own quantized output (see <see cref="QdqOptions.KeepAddsFloat"/>); on by default.</summary>
+    public bool KeepAddsFloat { get; init; } = true;
 
     /// <summary>Correct each quantized layer's bias for the shift quantization gives its channel means on the calibration images (see <see cref="BiasCorrection"/>).</summary>
-    public bool BiasCorrection { get; init; }
+    public bool BiasCorrection { get; init; } = true;
 }
 
 /// <summary>The new version: where it is, its manifest, what calibration read and what the rewrite did.</summary>
@@ -146,10 +146,10 @@ public static class PackageQuantizer
         if (summary.TotalQuantized == 0)
             throw new ArgumentException($"Nothing in {manifest.OnnxFile} can be quantized: it has no convolution, Gemm or MatMul with constant weights.");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"calibrated {ranges.Count} activations on {used} images ({(request.Method == CalibrationMethod.Percentile ? $"{request.Percentile}th percentile" : "min/max")})"));
-        if (request.KeepAddsFloat)
-            notes.Add("kept every Add (the residual stream) float");
+        if (request.KeepAddsFloat && prepared.Graph.Node.Any(n => n.OpType == "Add"))
+            notes.Add("gave no Add its own quantized output (those a quantized node reads are fused by ONNX Runtime; the others stay float)");
         if (summary.BiasCorrected > 0)
-            notes.Add(string.Create(CultureInfo.InvariantCulture, $"corrected {summary.BiasCorrected} biases for the shift quantization gives each channel's mean on the calibration images, layer by layer"));
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"corrected {summary.BiasCorrected} {(summary.BiasCorrected == 1 ? "bias" : "biases")} for the shift quantization gives each channel's mean on the calibration images, layer by layer"));
 
         var staging = Path.Combine(root, $".quantize-{source.Name}-{version}-{Guid.NewGuid():N}");
         try

@@ -19,8 +19,10 @@ public sealed record QdqOptions
     public bool KeepInputLayerFloat { get; init; }
 
     /// <summary>
-    /// Leave every Add float: the residual stream of a ResNet (the sum, and the ReLU after it) is then never requantized,
-    /// and only the inputs and outputs of convolutions go through 8 bits.
+    /// Give no Add its own quantized output. Its inputs keep their pairs where something else quantized reads them, so
+    /// ONNX Runtime still fuses into QLinearAdd an Add whose result (after a ReLU) a quantized node reads; an Add whose
+    /// result nothing quantized reads, such as the last one of a ResNet whose sum is averaged into the features, stays
+    /// float instead of being rounded to 8 bits.
     /// </summary>
     public bool KeepAddsFloat { get; init; }
 
