@@ -23,7 +23,7 @@ internal static class ModelsQuantizeCommand
     {
         var package = new Argument<DirectoryInfo?>("package") { Description = "The model package folder to quantize (default: the default model's newest version).", Arity = ArgumentArity.ZeroOrOne };
         var images = new Option<DirectoryInfo>("--images") { Description = "Calibration images like those the model will serve (any depth of folders).", Required = true };
-        var count = new Option<int>("--calibration-images") { Description = "Use at most this many calibration images, spread over the folder.", DefaultValueFactory = _ => 200 };
+        var count = new Option<int>("--calibration-images") { Description = "Use at most this many calibration images, spread over the folder.", DefaultValueFactory = _ => 500 };
         var method = new Option<string>("--calibration") { Description = "How activation ranges are set: minmax (nothing seen saturates) or percentile (99.999th, outliers clipped).", DefaultValueFactory = _ => "minmax" };
         method.AcceptOnlyFromAmong(Methods);
         var percentile = new Option<double>("--percentile") { Description = "With --calibration percentile: the percentile kept on each side (above 50, at most 100).", DefaultValueFactory = _ => ActivationCalibrator.DefaultPercentile };
@@ -31,6 +31,8 @@ internal static class ModelsQuantizeCommand
         activations.AcceptOnlyFromAmong(Types);
         var keepFloat = new Option<string[]>("--keep-float") { Description = "A node (by name or output tensor) to leave in float; repeat for several.", AllowMultipleArgumentsPerToken = true };
         var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too: faster, less faithful to the float version (by default it stays float)." };
+        var quantizeAdds = new Option<bool>("--quantize-adds") { Description = "Give every Add its own quantized output. By default none has one: ONNX Runtime still fuses an Add whose result a quantized node reads, and the others (such as a ResNet's last, whose sum becomes the features) stay float, which agrees more often with the float version." };
+        var noBiasCorrection = new Option<bool>("--no-bias-correction") { Description = "Skip bias correction (by default each quantized convolution's bias is corrected, layer by layer, for the shift quantization gives its channel means on the calibration images)." };
         var eval = new Option<DirectoryInfo?>("--eval") { Description = "Labelled images (one subfolder per class) to compare the two versions on: top-1 agreement, accuracy and speed." };
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Compare on at most this many images of each class." };
         var version = new Option<string?>("--version") { Description = "The new version (default: the next number after the newest)." };
@@ -38,7 +40,7 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Make an int8 version of a model package (static QDQ, calibrated on your images) and compare it with the float version.")
         {
-            package, images, count, method, percentile, activations, keepFloat, inputLayer, eval, maxPerClass, version, root,
+            package, images, count, method, percentile, activations, keepFloat, inputLayer, quantizeAdds, noBiasCorrection, eval, maxPerClass, version, root,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
@@ -77,6 +79,8 @@ internal static class ModelsQuantizeCommand
                 Activations = parse.GetValue(activations) == "int8" ? QuantType.S8 : QuantType.U8,
                 Excluded = (parse.GetValue(keepFloat) ?? []).ToHashSet(StringComparer.Ordinal),
                 QuantizeInputLayer = parse.GetValue(inputLayer),
+                KeepAddsFloat = !parse.GetValue(quantizeAdds),
+                BiasCorrection = !parse.GetValue(noBiasCorrection),
             };
 
             QuantizeResult result;
@@ -130,7 +134,7 @@ internal static class ModelsQuantizeCommand
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  top-1 accuracy  float {floatAccuracy:P2}, int8 {quantizedAccuracy:P2} (labels from the class folders)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  speed  float {report.FloatImagesPerSecond:F1} images/s, int8 {report.QuantizedImagesPerSecond:F1} images/s: {report.Speedup:F2}x (ML.NET pipeline, one image per run, {report.IntraOpThreads} intra-op threads, same run)"));
             if (report.Agreement < 0.99)
-                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, --calibration percentile, or --keep-float NODE for the last layers.");
+                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, or --keep-float NODE for the last layers.");
             return 0;
         }
     }

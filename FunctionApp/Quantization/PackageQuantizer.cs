@@ -13,7 +13,7 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
     public string? Version { get; init; }
 
     /// <summary>At most this many calibration images are used, spread evenly over the folder's files in name order.</summary>
-    public int MaxCalibrationImages { get; init; } = 200;
+    public int MaxCalibrationImages { get; init; } = 500;
 
     public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
@@ -27,6 +27,12 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
 
     /// <summary>Quantize the layer that reads the image too (see <see cref="QdqOptions.KeepInputLayerFloat"/>); by default it stays float, unless nothing else could be quantized.</summary>
     public bool QuantizeInputLayer { get; init; }
+
+    /// <summary>Give no Add its own quantized output (see <see cref="QdqOptions.KeepAddsFloat"/>); on by default.</summary>
+    public bool KeepAddsFloat { get; init; } = true;
+
+    /// <summary>Correct each quantized layer's bias for the shift quantization gives its channel means on the calibration images (see <see cref="BiasCorrection"/>).</summary>
+    public bool BiasCorrection { get; init; } = true;
 }
 
 /// <summary>The new version: where it is, its manifest, what calibration read and what the rewrite did.</summary>
@@ -93,6 +99,7 @@ public static class PackageQuantizer
         long[] inputShape = [.. InferencePipeline.InputDims(spec).Select(d => (long)d)];
         IReadOnlyDictionary<string, TensorRange> ranges;
         int used = 0, unreadable = 0;
+        var tensors = new List<float[]>();
         using (var calibrator = new ActivationCalibrator(prepared, manifest.InputTensor, inputShape, request.Method, runtime.EffectiveIntraOpThreads, request.Percentile))
         {
             foreach (var file in images)
@@ -111,6 +118,8 @@ public static class PackageQuantizer
                 }
 
                 calibrator.Add(tensor);
+                if (request.BiasCorrection)
+                    tensors.Add(tensor);
                 used++;
                 progress?.Report((used + unreadable, images.Count));
             }
@@ -120,11 +129,14 @@ public static class PackageQuantizer
             ranges = calibrator.Ranges();
         }
 
-        var options = new QdqOptions { Activations = request.Activations, Excluded = request.Excluded, KeepInputLayerFloat = !request.QuantizeInputLayer };
-        var quantized = QdqQuantizer.Quantize(prepared, ranges, options, out var summary);
+        var options = new QdqOptions { Activations = request.Activations, Excluded = request.Excluded, KeepInputLayerFloat = !request.QuantizeInputLayer, KeepAddsFloat = request.KeepAddsFloat };
+        ModelProto Rewrite(QdqOptions o, out QdqSummary s) => request.BiasCorrection
+            ? Quantization.BiasCorrection.Quantize(prepared, ranges, o, manifest.InputTensor, inputShape, tensors, runtime.EffectiveIntraOpThreads, out s, null, cancellationToken)
+            : QdqQuantizer.Quantize(prepared, ranges, o, out s);
+        var quantized = Rewrite(options, out var summary);
         if (summary.TotalQuantized == 0 && options.KeepInputLayerFloat)
         {
-            quantized = QdqQuantizer.Quantize(prepared, ranges, options with { KeepInputLayerFloat = false }, out summary);
+            quantized = Rewrite(options with { KeepInputLayerFloat = false }, out summary);
             notes.Add("quantized the layer that reads the image as well: it is the only one with weights");
         }
         else if (options.KeepInputLayerFloat && prepared.Graph.Node.Any(n => n.OpType is "Conv" or "Gemm" or "MatMul" && prepared.Graph.Input.Any(i => i.Name == n.Input[0])))
@@ -134,6 +146,10 @@ public static class PackageQuantizer
         if (summary.TotalQuantized == 0)
             throw new ArgumentException($"Nothing in {manifest.OnnxFile} can be quantized: it has no convolution, Gemm or MatMul with constant weights.");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"calibrated {ranges.Count} activations on {used} images ({(request.Method == CalibrationMethod.Percentile ? $"{request.Percentile}th percentile" : "min/max")})"));
+        if (request.KeepAddsFloat && prepared.Graph.Node.Any(n => n.OpType == "Add"))
+            notes.Add("gave no Add its own quantized output (those a quantized node reads are fused by ONNX Runtime; the others stay float)");
+        if (summary.BiasCorrected > 0)
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"corrected {summary.BiasCorrected} {(summary.BiasCorrected == 1 ? "bias" : "biases")} for the shift quantization gives each channel's mean on the calibration images, layer by layer"));
 
         var staging = Path.Combine(root, $".quantize-{source.Name}-{version}-{Guid.NewGuid():N}");
         try

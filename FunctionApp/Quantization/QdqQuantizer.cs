@@ -17,10 +17,26 @@ public sealed record QdqOptions
     /// noise the rest of the network carries to the answer.
     /// </summary>
     public bool KeepInputLayerFloat { get; init; }
+
+    /// <summary>
+    /// Give no Add its own quantized output. Its inputs keep their pairs where something else quantized reads them, so
+    /// ONNX Runtime still fuses into QLinearAdd an Add whose result (after a ReLU) a quantized node reads; an Add whose
+    /// result nothing quantized reads, such as the last one of a ResNet whose sum is averaged into the features, stays
+    /// float instead of being rounded to 8 bits.
+    /// </summary>
+    public bool KeepAddsFloat { get; init; }
+
+    /// <summary>
+    /// Added to the float bias of a quantized Conv or Gemm, per output channel, before the bias is quantized; keyed by the
+    /// node's first output in the prepared graph (see <see cref="BiasCorrection"/>). A node with no bias gets one.
+    /// </summary>
+    public IReadOnlyDictionary<string, float[]> BiasCorrections { get; init; } = new Dictionary<string, float[]>(StringComparer.Ordinal);
 }
 
 /// <summary>What the rewrite did: nodes quantized per operator, activations folded into a quantized output, and tensors given a QuantizeLinear/DequantizeLinear pair.</summary>
-public sealed record QdqSummary(IReadOnlyDictionary<string, int> QuantizedNodes, int FoldedActivations, int QuantizedTensors, int QuantizedWeights, IReadOnlyList<string> FloatNodes)
+/// <param name="WeightedOutputs">For each quantized Conv, Gemm or MatMul: its output in the prepared graph, and the float tensor it writes in the quantized graph before that is quantized (the output of a ReLU folded into it).</param>
+/// <param name="BiasCorrected">How many biases were corrected.</param>
+public sealed record QdqSummary(IReadOnlyDictionary<string, int> QuantizedNodes, int FoldedActivations, int QuantizedTensors, int QuantizedWeights, IReadOnlyList<string> FloatNodes, IReadOnlyDictionary<string, string> WeightedOutputs, int BiasCorrected)
 {
     public int TotalQuantized => QuantizedNodes.Values.Sum();
 }
@@ -74,9 +90,13 @@ public static class QdqQuantizer
             }
 
             if (n.OpType == "Add")
-                return n.Input.Count == 2 && n.Input.All(IsActivation);
+                return !options.KeepAddsFloat && n.Input.Count == 2 && n.Input.All(IsActivation);
             return ActivationOps.Contains(n.OpType) && n.Output.Count == 1 && IsActivation(n.Input[0]);
         }
+
+        var originalOutputs = new Dictionary<NodeProto, string>(ReferenceEqualityComparer.Instance);
+        foreach (var node in graph.Node.Where(n => n.Output.Count > 0))
+            originalOutputs[node] = node.Output[0];
 
         // 1. ReLUs folded into the quantized output before them.
         int foldedActivations = 0;
@@ -144,7 +164,8 @@ public static class QdqQuantizer
         // 3. Weights and biases.
         var newInitializers = new List<TensorProto>();
         var weightNodes = new List<NodeProto>();
-        int quantizedWeights = 0;
+        int quantizedWeights = 0, biasCorrected = 0;
+        var weightedOutputs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var node in quantized.Where(n => WeightedOps.Contains(n.OpType)))
         {
             var weight = initializers[node.Input[1]];
@@ -162,12 +183,33 @@ public static class QdqQuantizer
             weightNodes.Add(OnnxTensors.Node("DequantizeLinear", prefix + "_DequantizeLinear", [prefix + "_quantized", prefix + "_scale", prefix + "_zero_point"], [prefix + "_dequantized"], OnnxTensors.IntAttribute("axis", axis)));
             node.Input[1] = prefix + "_dequantized";
             quantizedWeights++;
+            var original = originalOutputs[node];
+            weightedOutputs[original] = node.Output[0];
 
             int biasIndex = node.OpType == "Conv" ? 2 : node.OpType == "Gemm" ? 2 : -1;
+            options.BiasCorrections.TryGetValue(original, out var correction);
+            if (correction is not null && correction.Length != scales.Length)
+                throw new ArgumentException($"The bias correction for '{original}' has {correction.Length} channels; the node has {scales.Length}.", nameof(options));
+            if (biasIndex >= 0 && node.Input.Count <= biasIndex && correction is not null)
+            {
+                // No bias to correct: a zero one, which the correction then moves.
+                var zeroBias = OnnxTensors.Floats(original + "_bias", [scales.Length], new float[scales.Length]);
+                initializers[zeroBias.Name] = zeroBias;
+                node.Input.Add(zeroBias.Name);
+            }
+
             if (biasIndex < 0 || node.Input.Count <= biasIndex || !initializers.TryGetValue(node.Input[biasIndex], out var bias) || bias.Dims.Count != 1 || bias.Dims[0] != scales.Length)
                 continue;
             var inputScale = parameters[node.Input[0]].Scale;
-            var (biasValues, biasScales) = QuantizationMath.QuantizeBias(OnnxTensors.ReadFloats(bias), inputScale, scales);
+            var floatBias = OnnxTensors.ReadFloats(bias);
+            if (correction is not null)
+            {
+                for (int i = 0; i < floatBias.Length; i++)
+                    floatBias[i] += correction[i];
+                biasCorrected++;
+            }
+
+            var (biasValues, biasScales) = QuantizationMath.QuantizeBias(floatBias, inputScale, scales);
             var biasPrefix = node.Input[biasIndex] + "_" + node.Output[0];
             newInitializers.Add(OnnxTensors.Int32(biasPrefix + "_quantized", [biasValues.Length], biasValues));
             newInitializers.Add(OnnxTensors.Floats(biasPrefix + "_scale", [biasScales.Length], biasScales));
@@ -218,7 +260,7 @@ public static class QdqQuantizer
 
         var byOp = quantized.GroupBy(n => n.OpType, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var floatNodes = graph.Node.Where(n => n.OpType is not ("QuantizeLinear" or "DequantizeLinear") && !quantized.Contains(n)).Select(n => $"{n.OpType} {n.Name}").ToList();
-        summary = new QdqSummary(byOp, foldedActivations, order.Count, quantizedWeights, floatNodes);
+        summary = new QdqSummary(byOp, foldedActivations, order.Count, quantizedWeights, floatNodes, weightedOutputs, biasCorrected);
         return model;
     }
 }
