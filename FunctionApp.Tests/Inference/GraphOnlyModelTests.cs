@@ -55,11 +55,13 @@ public class GraphOnlyModelTests
     {
         using var temp = new TempDirectory();
         var path = Path.Combine(TinyCnn.WritePackage(temp.Sub("tiny")), "tiny.onnx");
+        var views = temp.Sub("views");
 
-        using var view = GraphOnlyModel.Prepare(path);
+        using var view = GraphOnlyModel.Prepare(path, views);
 
         Assert.False(view.IsGraphOnly);
         Assert.Equal(path, view.Path);
+        Assert.False(Directory.Exists(views), "nothing is left behind");
     }
 
     [Fact]
@@ -74,21 +76,42 @@ public class GraphOnlyModelTests
 
         Assert.False(view.IsGraphOnly);
         Assert.Equal(path, view.Path);
-        Assert.True(!Directory.Exists(views) || Directory.GetFileSystemEntries(views).Length == 0);
+        Assert.False(Directory.Exists(views), "nothing is left behind");
     }
 
     [Fact]
-    public void Dispose_RemovesTheViewButNotTheModel()
+    public void Dispose_RemovesTheViewAndItsEmptyParentButNotTheModel()
     {
-        var view = GraphOnlyModel.Prepare(BundledModel);
-        var folder = Path.GetDirectoryName(view.Path)!;
-        Assert.True(Directory.Exists(folder));
+        using var temp = new TempDirectory();
+        var views = temp.Sub("views");
+        var view = GraphOnlyModel.Prepare(BundledModel, views);
+        Assert.True(view.IsGraphOnly);
+        Assert.True(Directory.Exists(Path.GetDirectoryName(view.Path)));
 
         view.Dispose();
 
-        Assert.False(Directory.Exists(folder));
+        Assert.False(Directory.Exists(views));
         Assert.True(File.Exists(BundledModel));
         Assert.True(new FileInfo(BundledModel).Length > 40_000_000);
+    }
+
+    [Fact]
+    public void Prepare_RemovesViewsLeftByAKilledProcessButNotRecentOnes()
+    {
+        using var temp = new TempDirectory();
+        var views = temp.Sub("views");
+        var stale = Directory.CreateDirectory(Path.Combine(views, "left-by-a-killed-process")).FullName;
+        File.WriteAllText(Path.Combine(stale, "graph.onnx"), "x");
+        Directory.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddHours(-1));
+        var recent = Directory.CreateDirectory(Path.Combine(views, "loading-now")).FullName;
+
+        using (GraphOnlyModel.Prepare(BundledModel, views))
+        {
+            Assert.False(Directory.Exists(stale));
+            Assert.True(Directory.Exists(recent));
+        }
+
+        Assert.True(Directory.Exists(recent), "a view still in use elsewhere keeps the parent");
     }
 
     private static float[] Run(string path)

@@ -26,7 +26,9 @@ public static class GraphOnlyModel
     public static View Prepare(string modelPath, string? viewsRoot = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
-        string folder = Path.Combine(viewsRoot ?? Path.Combine(Path.GetTempPath(), "functionapp-onnx"), Guid.NewGuid().ToString("N"));
+        string root = viewsRoot ?? Path.Combine(Path.GetTempPath(), "functionapp-onnx");
+        string folder = Path.Combine(root, Guid.NewGuid().ToString("N"));
+        RemoveStale(root);
         try
         {
             Directory.CreateDirectory(folder);
@@ -34,7 +36,7 @@ public static class GraphOnlyModel
             string graph = Path.Combine(folder, "graph.onnx");
             if (Write(modelPath, graph, weights) == 0)
             {
-                DeleteFolder(folder);
+                Remove(folder);
                 return new View(modelPath, null);
             }
 
@@ -45,8 +47,26 @@ public static class GraphOnlyModel
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {
-            DeleteFolder(folder);
+            Remove(folder);
             return new View(modelPath, null);
+        }
+    }
+
+    /// <summary>A view lives only while a model loads; one older than this was left by a process that was killed.</summary>
+    private static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(10);
+
+    private static void RemoveStale(string root)
+    {
+        try
+        {
+            if (!Directory.Exists(root))
+                return;
+            foreach (var stale in new DirectoryInfo(root).EnumerateDirectories().Where(d => DateTime.UtcNow - d.LastWriteTimeUtc > StaleAfter))
+                DeleteFolder(stale.FullName);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Someone else's folder, or one being removed: not this load's concern.
         }
     }
 
@@ -62,7 +82,21 @@ public static class GraphOnlyModel
         public void Dispose()
         {
             if (folder is not null)
-                DeleteFolder(folder);
+                Remove(folder);
+        }
+    }
+
+    /// <summary>Deletes a view's folder, and the shared parent too once no view is left in it.</summary>
+    private static void Remove(string folder)
+    {
+        DeleteFolder(folder);
+        try
+        {
+            Directory.Delete(Path.GetDirectoryName(folder)!);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Another load's view is still there (removing a folder that is not empty fails).
         }
     }
 
