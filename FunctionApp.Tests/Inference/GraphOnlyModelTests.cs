@@ -50,26 +50,15 @@ public class GraphOnlyModelTests
         Assert.Equal(RunOutputs(path)[TinyCnn.OutputName], RunOutputs(view.Path)[TinyCnn.OutputName]);
     }
 
-    [Fact]
-    public void Prepare_NoLargeWeights_IsTheOriginalFile()
+    [Theory]
+    [InlineData("no large weights")]
+    [InlineData("not an ONNX file")]
+    public void Prepare_NothingToMove_IsTheOriginalFileAndLeavesNothingBehind(string model)
     {
         using var temp = new TempDirectory();
-        var path = Path.Combine(TinyCnn.WritePackage(temp.Sub("tiny")), "tiny.onnx");
-        var views = temp.Sub("views");
-
-        using var view = GraphOnlyModel.Prepare(path, views);
-
-        Assert.False(view.IsGraphOnly);
-        Assert.Equal(path, view.Path);
-        Assert.False(Directory.Exists(views), "nothing is left behind");
-    }
-
-    [Fact]
-    public void Prepare_NotAnOnnxFile_IsTheOriginalFileAndLeavesNothingBehind()
-    {
-        using var temp = new TempDirectory();
-        var path = temp.Sub("broken.onnx");
-        File.WriteAllBytes(path, [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01, 0x02]);
+        var path = model == "no large weights" ? Path.Combine(TinyCnn.WritePackage(temp.Sub("tiny")), "tiny.onnx") : temp.Sub("broken.onnx");
+        if (model == "not an ONNX file")
+            File.WriteAllBytes(path, [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01, 0x02]);
         var views = temp.Sub("views");
 
         using var view = GraphOnlyModel.Prepare(path, views);
