@@ -1,5 +1,6 @@
 using FunctionApp.Inference;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Models;
 
@@ -22,7 +23,7 @@ public static class ModelPreload
             {
                 StartCore(configuration);
             }
-            catch (Exception ex) when (ex is ModelPackageException or InvalidOperationException or IOException or UnauthorizedAccessException or FormatException)
+            catch (Exception ex) when (ex is ModelPackageException or ModelNotFoundException or InvalidOperationException or IOException or UnauthorizedAccessException or FormatException)
             {
                 // No preload; the host's own load meets the same problem and reports it.
             }
@@ -35,28 +36,18 @@ public static class ModelPreload
         configuration.GetSection(ModelsOptions.SectionName).Bind(models);
         if (models.WarmUp != ModelWarmUp.Eager || models.Source != ModelSource.Local)
             return;
-        var root = models.ResolvedRoot;
-        if (!Directory.Exists(root))
+
+        // The catalog's own rules pick the model and version, as the host's catalog will.
+        var catalog = new ModelCatalog(Options.Create(models));
+        if (catalog.DefaultModel is not { } name || models.Canary.ContainsKey(name))
             return;
-        var name = !string.IsNullOrWhiteSpace(models.Default) ? models.Default
-            : ModelCatalog.ModelNames(root) is [var only] ? only
-            : null;
-        if (name is null || models.Canary.ContainsKey(name) || !Directory.Exists(Path.Combine(root, name)))
-            return;
-        var version = Directory.EnumerateDirectories(Path.Combine(root, name))
-            .Where(v => File.Exists(Path.Combine(v, ModelManifest.FileName)))
-            .Select(Path.GetFileName)
-            .OfType<string>()
-            .OrderByDescending(v => v, VersionComparer.Instance)
-            .FirstOrDefault();
-        if (version is null)
-            return;
+        var package = catalog.Package(catalog.Resolve(name));
 
         var engines = new EnginePoolOptions();
         configuration.GetSection(EnginePoolOptions.SectionName).Bind(engines);
         var runtime = new OnnxRuntimeOptions();
         configuration.GetSection(OnnxRuntimeOptions.SectionName).Bind(runtime);
         MatchThreadsToEngines.Apply(runtime, engines);
-        PipelinePreload.Start(ModelPackage.Open(Path.Combine(root, name, version), PackageUse.Classifier, servedVersion: version), runtime);
+        PipelinePreload.Start(package, runtime);
     }
 }
