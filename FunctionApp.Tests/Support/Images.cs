@@ -8,9 +8,9 @@ public static class Images
     public static byte[] Solid(int width, int height, SKColor color, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 100) =>
         Draw(width, height, canvas => canvas.Clear(color), format, quality);
 
-    public static byte[] Draw(int width, int height, Action<SKCanvas> draw, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 100, SKColorType colorType = SKColorType.Rgba8888, SKAlphaType alphaType = SKAlphaType.Premul)
+    public static byte[] Draw(int width, int height, Action<SKCanvas> draw, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 100, SKColorType colorType = SKColorType.Rgba8888, SKAlphaType alphaType = SKAlphaType.Premul, SKColorSpace? colorSpace = null)
     {
-        using var bitmap = new SKBitmap(new SKImageInfo(width, height, colorType, alphaType));
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, colorType, alphaType, colorSpace));
         using (var canvas = new SKCanvas(bitmap))
         {
             canvas.Clear(SKColors.Transparent);

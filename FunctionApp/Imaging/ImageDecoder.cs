@@ -13,6 +13,12 @@ public sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
 
     public ImageLimitsOptions Limits => _limits;
 
+    /// <summary>
+    /// True: PNGs of the common kinds decode with <see cref="PngDecoder"/> (the same pixels as SkiaSharp's decoder);
+    /// false leaves every PNG to SkiaSharp.
+    /// </summary>
+    public bool ManagedPng { get; init; }
+
     /// <exception cref="ImageInputException">The data is empty, too large, not a supported format, corrupt, or declares too many pixels.</exception>
     public EncodedImage Open(ReadOnlySpan<byte> encoded)
     {
@@ -71,7 +77,7 @@ public sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
                 $"The image is {info.Width}x{info.Height} ({pixels:N0} pixels), over the limit of {_limits.MaxPixels:N0} pixels (ImageLimits:MaxPixels).");
         }
 
-        return new EncodedImage(format, data, codec);
+        return new EncodedImage(format, data, codec, ManagedPng);
     }
 
     internal static string Describe(SKCodecResult result) => result switch
@@ -89,12 +95,14 @@ public sealed class EncodedImage : IDisposable
     private static readonly float[] DecoderScales = [0.125f, 0.25f, 0.375f, 0.5f, 0.625f, 0.75f, 0.875f];
     private readonly SKData _data;
     private readonly SKCodec _codec;
+    private readonly bool _managedPng;
 
-    internal EncodedImage(ImageFormat format, SKData data, SKCodec codec)
+    internal EncodedImage(ImageFormat format, SKData data, SKCodec codec, bool managedPng)
     {
         Format = format;
         _data = data;
         _codec = codec;
+        _managedPng = managedPng;
         Origin = codec.EncodedOrigin;
         var swap = SwapsAxes(Origin);
         Width = swap ? codec.Info.Height : codec.Info.Width;
@@ -114,9 +122,39 @@ public sealed class EncodedImage : IDisposable
     /// <summary>
     /// Decodes the first frame, upright, as RGBA. Where the codec can scale while decoding (JPEG's DCT
     /// scaling), it decodes at the smallest scale that still covers <paramref name="minWidth"/> x
-    /// <paramref name="minHeight"/> in display orientation, which is far cheaper than a full decode.
+    /// <paramref name="minHeight"/> in display orientation, which is far cheaper than a full decode. PNGs of the
+    /// common kinds go through <see cref="PngDecoder"/>; the orientation is still the codec's (SkiaSharp reads none from
+    /// a PNG's eXIf chunk, and neither does this).
     /// </summary>
     public SKBitmap Decode(int minWidth, int minHeight)
+    {
+        var bitmap = (Format == ImageFormat.Png && _managedPng ? DecodePng() : null) ?? DecodeWithCodec(minWidth, minHeight);
+        if (Origin == SKEncodedOrigin.TopLeft)
+            return bitmap;
+
+        using (bitmap)
+            return Orient(bitmap, Origin);
+    }
+
+    /// <summary>The whole PNG with <see cref="PngDecoder"/>, or null when that decoder leaves it to the codec.</summary>
+    private SKBitmap? DecodePng()
+    {
+        if (PngDecoder.TryRead(_data.AsSpan()) is not { } png || png.Width != _codec.Info.Width || png.Height != _codec.Info.Height)
+            return null;
+        var bitmap = new SKBitmap(new SKImageInfo(png.Width, png.Height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        try
+        {
+            PngDecoder.Decode(_data, png, bitmap);
+            return bitmap;
+        }
+        catch
+        {
+            bitmap.Dispose();
+            throw;
+        }
+    }
+
+    private SKBitmap DecodeWithCodec(int minWidth, int minHeight)
     {
         var full = _codec.Info;
         var size = DecodedSize(minWidth, minHeight);
@@ -139,11 +177,7 @@ public sealed class EncodedImage : IDisposable
                 $"The {ImageFormatSniffer.MediaType(Format)} data cannot be decoded ({ImageDecoder.Describe(result)}).");
         }
 
-        if (Origin == SKEncodedOrigin.TopLeft)
-            return bitmap;
-
-        using (bitmap)
-            return Orient(bitmap, Origin);
+        return bitmap;
     }
 
     /// <summary>The size <see cref="Decode"/> decodes at for these minimums, in the codec's (stored) orientation.</summary>
