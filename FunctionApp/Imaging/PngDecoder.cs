@@ -11,10 +11,10 @@ namespace FunctionApp.Imaging;
 
 /// <summary>
 /// A decoder for the PNGs that photos and screenshots are: non-interlaced, 8 or 16 bits per sample, gray, RGB,
-/// palette, gray+alpha or RGBA. It inflates the image data with the runtime's zlib (zlib-ng) one row at a time,
-/// unfilters each row against the one before, and writes premultiplied RGBA straight into the bitmap, pixel for pixel
-/// what SkiaSharp's decoder gives for the same <see cref="SKImageInfo"/> (no colour space: gAMA, cHRM, sRGB and iCCP
-/// change nothing there). Anything else, or anything unusual before the image data, is left to SkiaSharp
+/// palette, gray+alpha or RGBA. It inflates the image data with the runtime's zlib (zlib-ng) about 32 KB of rows at a
+/// time, unfilters each row against the one before, and writes premultiplied RGBA straight into the bitmap, pixel for
+/// pixel what SkiaSharp's decoder gives for the same <see cref="SKImageInfo"/> (no colour space: gAMA, cHRM, sRGB and
+/// iCCP change nothing there). Anything else, or anything unusual before the image data, is left to SkiaSharp
 /// (<see cref="TryRead"/> answers null), so the answer for those stays SkiaSharp's own.
 /// </summary>
 public static class PngDecoder
@@ -22,8 +22,10 @@ public static class PngDecoder
     /// <summary>Rows longer than this (over half a million RGBA pixels at 16 bits) are left to SkiaSharp.</summary>
     public const int MaxRowBytes = 4 * 1024 * 1024;
 
-    // Room past a row's end for the vector loops' whole-register loads and stores.
+    // Room past the last row for the vector loops' whole-register loads (and Paeth's 4-byte store).
     private const int Padding = 32;
+
+    private const int BatchBytes = 32 * 1024;
 
     /// <summary>
     /// Reads the chunks up to and including the image data. Null when this decoder leaves the image to SkiaSharp:
@@ -132,34 +134,39 @@ public static class PngDecoder
             throw new ArgumentException("The bitmap must be RGBA premultiplied at the image's size.", nameof(destination));
 
         int rowBytes = image.Width * image.BytesPerPixel;
-        int stride = destination.RowBytes;
+        int line = 1 + rowBytes;
+        int outputStride = destination.RowBytes;
         var pixels = destination.GetPixelSpan();
 
-        // Two rows, each behind one filter byte: the row being read and the one before it (zeros above the first).
-        var previousArray = ArrayPool<byte>.Shared.Rent(1 + rowBytes + Padding);
-        var currentArray = ArrayPool<byte>.Shared.Rent(1 + rowBytes + Padding);
+        // Rows are inflated a batch at a time (about 32 KB, at least one row): zlib's fast loop runs over the whole
+        // batch instead of stopping at every row's end. Slot 0 holds the last row of the batch before (zeros above
+        // the first row); each slot is a filter byte and a row.
+        int batch = Math.Clamp(BatchBytes / line, 1, image.Height);
+        var rented = ArrayPool<byte>.Shared.Rent(((batch + 1) * line) + Padding);
         try
         {
-            var previous = previousArray.AsSpan(0, 1 + rowBytes + Padding);
-            var current = currentArray.AsSpan(0, 1 + rowBytes + Padding);
-            previous.Clear();
-            current.Clear();
+            var buffer = rented.AsSpan(0, ((batch + 1) * line) + Padding);
+            buffer.Clear();
             using var zlib = new ZLibStream(new ImageDataStream(png, image.Idat), CompressionMode.Decompress);
-            for (int y = 0; y < image.Height; y++)
+            for (int y = 0; y < image.Height;)
             {
-                if (zlib.ReadAtLeast(current[..(1 + rowBytes)], 1 + rowBytes, throwOnEndOfStream: false) < 1 + rowBytes)
+                int rows = Math.Min(batch, image.Height - y);
+                if (zlib.ReadAtLeast(buffer.Slice(line, rows * line), rows * line, throwOnEndOfStream: false) < rows * line)
                     throw Damaged();
-                Unfilter(current[0], current.Slice(1, rowBytes + Padding), previous.Slice(1, rowBytes + Padding), image.BytesPerPixel);
-                Convert(image, current.Slice(1, rowBytes + Padding), pixels.Slice(y * stride, image.Width * 4));
-                var swap = previous;
-                previous = current;
-                current = swap;
+                for (int i = 1; i <= rows; i++, y++)
+                {
+                    var row = buffer[((i * line) + 1)..];
+                    Unfilter(buffer[i * line], row, buffer[(((i - 1) * line) + 1)..], rowBytes, image.BytesPerPixel);
+                    Convert(image, row, pixels.Slice(y * outputStride, image.Width * 4));
+                }
+
+                buffer.Slice(rows * line, line).CopyTo(buffer);
             }
 
             // Reaching the end of the zlib stream checks its Adler-32. Data past the last row is ignored, as SkiaSharp
             // does; so is a stream cut short after it, when the file itself is cut short.
             if (!image.Truncated)
-                zlib.ReadAtLeast(current[..1], 1, throwOnEndOfStream: false);
+                zlib.ReadAtLeast(buffer[..1], 1, throwOnEndOfStream: false);
         }
         catch (InvalidDataException)
         {
@@ -167,8 +174,7 @@ public static class PngDecoder
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(previousArray);
-            ArrayPool<byte>.Shared.Return(currentArray);
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 
@@ -215,10 +221,12 @@ public static class PngDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Pack(int r, int g, int b, int a) => (uint)(r | (g << 8) | (b << 16) | (a << 24));
 
-    /// <summary>Undoes the row's filter in place; <paramref name="row"/> and <paramref name="above"/> are padded past the row.</summary>
-    internal static void Unfilter(byte filter, Span<byte> row, ReadOnlySpan<byte> above, int bpp)
+    /// <summary>
+    /// Undoes the filter of the <paramref name="length"/> bytes at the start of <paramref name="row"/>, in place.
+    /// <paramref name="row"/> and <paramref name="above"/> run on past the row (into the next row or the padding).
+    /// </summary>
+    internal static void Unfilter(byte filter, Span<byte> row, ReadOnlySpan<byte> above, int length, int bpp)
     {
-        int length = row.Length - Padding;
         switch (filter)
         {
             case 0:
@@ -246,7 +254,12 @@ public static class PngDecoder
                 break;
             case 4:
                 if (bpp is 3 or 4 && Vector128.IsHardwareAccelerated)
+                {
+                    // Its last 4-byte store runs one byte past a 3-byte pixel row: into the next row's filter byte.
+                    byte next = row[length];
                     PaethVector(row, above, bpp, length);
+                    row[length] = next;
+                }
                 else
                     PaethScalar(row, above, bpp, length);
                 break;
@@ -278,7 +291,7 @@ public static class PngDecoder
 
     /// <summary>
     /// Paeth (as <see cref="PaethPredictor"/>) for 3- and 4-byte pixels, one pixel per step in 16-bit lanes (each pixel needs the one before it, so the
-    /// lanes are its channels). Loads and stores 4 bytes per pixel: the row's padding takes the extra byte of the last.
+    /// lanes are its channels). Loads and stores 4 bytes per pixel: the byte after the row takes the extra byte of the last.
     /// </summary>
     private static void PaethVector(Span<byte> row, ReadOnlySpan<byte> above, int bpp, int length)
     {
