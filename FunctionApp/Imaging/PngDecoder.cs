@@ -156,7 +156,23 @@ public static class PngDecoder
                 for (int i = 1; i <= rows; i++, y++)
                 {
                     var row = buffer[((i * line) + 1)..];
-                    Unfilter(buffer[i * line], row, buffer[(((i - 1) * line) + 1)..], rowBytes, image.BytesPerPixel);
+                    var above = buffer[(((i - 1) * line) + 1)..];
+                    if (i < rows && buffer[i * line] == 4 && buffer[(i + 1) * line] == 4 && image.BytesPerPixel is 3 or 4 && Vector128.IsHardwareAccelerated)
+                    {
+                        // Two Paeth rows (most rows of a photo): their 4-byte stores run one byte past each row.
+                        var second = buffer[(((i + 1) * line) + 1)..];
+                        byte secondFilter = row[rowBytes], after = second[rowBytes];
+                        PaethVectorPair(row, above, second, image.BytesPerPixel, rowBytes);
+                        row[rowBytes] = secondFilter;
+                        second[rowBytes] = after;
+                        Convert(image, row, pixels.Slice(y * outputStride, image.Width * 4));
+                        i++;
+                        y++;
+                        Convert(image, second, pixels.Slice(y * outputStride, image.Width * 4));
+                        continue;
+                    }
+
+                    Unfilter(buffer[i * line], row, above, rowBytes, image.BytesPerPixel);
                     Convert(image, row, pixels.Slice(y * outputStride, image.Width * 4));
                 }
 
@@ -290,8 +306,9 @@ public static class PngDecoder
     }
 
     /// <summary>
-    /// Paeth (as <see cref="PaethPredictor"/>) for 3- and 4-byte pixels, one pixel per step in 16-bit lanes (each pixel needs the one before it, so the
-    /// lanes are its channels). Loads and stores 4 bytes per pixel: the byte after the row takes the extra byte of the last.
+    /// Paeth (as <see cref="PaethPredictor"/>) for 3- and 4-byte pixels, one pixel per step in 16-bit lanes (each pixel
+    /// needs the one before it, so the lanes are its channels). Loads and stores 4 bytes per pixel: the byte after the
+    /// row takes the extra byte of the last.
     /// </summary>
     private static void PaethVector(Span<byte> row, ReadOnlySpan<byte> above, int bpp, int length)
     {
@@ -303,22 +320,76 @@ public static class PngDecoder
         for (int i = 0; i < length; i += bpp)
         {
             var b = Load4(ref Unsafe.Add(ref u, i));
-            var threshold = (c * 3) - b - a;
-            var lo = Vector128.Min(a, b);
-            var hi = Vector128.Max(a, b);
-            var t0 = Vector128.ConditionalSelect(Vector128.GreaterThan(hi, threshold), c, lo);
-            var nearest = Vector128.ConditionalSelect(Vector128.GreaterThan(threshold, lo), t0, hi);
-            a = (nearest + x) & Vector128.Create((short)0xFF);
+            a = (Predict(a, b, c) + x) & Vector128.Create((short)0xFF);
 
             // The next pixel's filtered bytes before this store overwrites the first of them (3-byte pixels).
             x = Load4(ref Unsafe.Add(ref r, i + bpp));
-            Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, i), Vector128.Narrow(a.AsUInt16(), a.AsUInt16()).AsUInt32().ToScalar());
+            Store4(ref Unsafe.Add(ref r, i), a);
             c = b;
         }
-
-        static Vector128<short> Load4(ref byte source) =>
-            Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<uint>(ref source)).AsByte()).AsInt16();
     }
+
+    /// <summary>
+    /// Two Paeth rows in one pass, the second one pixel behind the first (its pixel above is the one the first row has
+    /// just finished): one pixel's steps depend on each other, the two rows' do not, so the processor runs both at once.
+    /// </summary>
+    private static void PaethVectorPair(Span<byte> first, ReadOnlySpan<byte> above, Span<byte> second, int bpp, int length)
+    {
+        ref byte r0 = ref MemoryMarshal.GetReference(first);
+        ref byte r1 = ref MemoryMarshal.GetReference(second);
+        ref byte u = ref MemoryMarshal.GetReference(above);
+        var mask = Vector128.Create((short)0xFF);
+        var c0 = Vector128<short>.Zero;
+        var x0 = Load4(ref r0);
+
+        // The first row's first pixel alone.
+        var b0 = Load4(ref u);
+        var a0 = (Predict(Vector128<short>.Zero, b0, c0) + x0) & mask;
+        x0 = Load4(ref Unsafe.Add(ref r0, bpp));
+        Store4(ref r0, a0);
+        c0 = b0;
+        var a1 = Vector128<short>.Zero;
+        var c1 = Vector128<short>.Zero;
+        var x1 = Load4(ref r1);
+        for (int i = bpp; i < length; i += bpp)
+        {
+            // First row, this pixel.
+            b0 = Load4(ref Unsafe.Add(ref u, i));
+            var next0 = (Predict(a0, b0, c0) + x0) & mask;
+            x0 = Load4(ref Unsafe.Add(ref r0, i + bpp));
+            Store4(ref Unsafe.Add(ref r0, i), next0);
+            c0 = b0;
+
+            // Second row, the pixel before: above it is a0, above-left c1.
+            a1 = (Predict(a1, a0, c1) + x1) & mask;
+            x1 = Load4(ref Unsafe.Add(ref r1, i));
+            Store4(ref Unsafe.Add(ref r1, i - bpp), a1);
+            c1 = a0;
+            a0 = next0;
+        }
+
+        // The second row's last pixel.
+        a1 = (Predict(a1, a0, c1) + x1) & mask;
+        Store4(ref Unsafe.Add(ref r1, length - bpp), a1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<short> Predict(Vector128<short> a, Vector128<short> b, Vector128<short> c)
+    {
+        var threshold = (c * 3) - b - a;
+        var lo = Vector128.Min(a, b);
+        var hi = Vector128.Max(a, b);
+        var t0 = Vector128.ConditionalSelect(Vector128.GreaterThan(hi, threshold), c, lo);
+        return Vector128.ConditionalSelect(Vector128.GreaterThan(threshold, lo), t0, hi);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<short> Load4(ref byte source) =>
+        Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<uint>(ref source)).AsByte()).AsInt16();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store4(ref byte destination, Vector128<short> pixel) =>
+        Unsafe.WriteUnaligned(ref destination, Vector128.Narrow(pixel.AsUInt16(), pixel.AsUInt16()).AsUInt32().ToScalar());
 
     /// <summary>One unfiltered row to premultiplied RGBA.</summary>
     private static void Convert(PngImage image, ReadOnlySpan<byte> row, Span<byte> rgba)
