@@ -11,10 +11,15 @@ internal static class BundledModel
     public static OnnxRuntimeOptions Runtime { get; } = new();
 
     /// <summary>A photo-like JPEG (gradients, shapes, noise) at quality 90, 1024x768 unless asked otherwise.</summary>
-    public static byte[] PhotoJpeg(int seed = 42, int width = 1024, int height = 768)
+    public static byte[] PhotoJpeg(int seed = 42, int width = 1024, int height = 768) => Photo(seed, width, height, SKEncodedImageFormat.Jpeg, 90);
+
+    /// <summary>The same kind of photo as an opaque RGB PNG (SkiaSharp's encoder picks each row's filter).</summary>
+    public static byte[] PhotoPng(int width, int height, int seed = 42) => Photo(seed, width, height, SKEncodedImageFormat.Png, 100);
+
+    private static byte[] Photo(int seed, int width, int height, SKEncodedImageFormat format, int quality)
     {
         var random = new Random(seed);
-        using var bitmap = new SKBitmap(width, height);
+        using var bitmap = format == SKEncodedImageFormat.Png ? new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque)) : new SKBitmap(width, height);
         using (var canvas = new SKCanvas(bitmap))
         {
             using var sky = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(0, height), [new SKColor(90, 140, 220), new SKColor(230, 200, 160)], SKShaderTileMode.Clamp);
@@ -37,7 +42,7 @@ internal static class BundledModel
         }
 
         System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
-        using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
+        using var data = bitmap.Encode(format, quality);
         return data.ToArray();
     }
 }
