@@ -17,7 +17,7 @@ public sealed class ImageDecoder(IOptions<ImageLimitsOptions> limits)
     /// True: PNGs of the common kinds decode with <see cref="PngDecoder"/> (the same pixels as SkiaSharp's decoder);
     /// false leaves every PNG to SkiaSharp.
     /// </summary>
-    public bool ManagedPng { get; init; }
+    public bool ManagedPng { get; init; } = true;
 
     /// <exception cref="ImageInputException">The data is empty, too large, not a supported format, corrupt, or declares too many pixels.</exception>
     public EncodedImage Open(ReadOnlySpan<byte> encoded)
