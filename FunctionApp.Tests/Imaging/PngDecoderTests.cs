@@ -220,48 +220,48 @@ public class PngDecoderTests
         switch (kind)
         {
             case "interlaced":
-            {
-                var samples = PngFiles.RandomSamples(13, 11, 8, 2, seed: 21);
-                return (PngFiles.Write(13, 11, 8, 2, samples, y => y % 5, interlaced: true), Opaque(samples));
-            }
+                {
+                    var samples = PngFiles.RandomSamples(13, 11, 8, 2, seed: 21);
+                    return (PngFiles.Write(13, 11, 8, 2, samples, y => y % 5, interlaced: true), Opaque(samples));
+                }
 
             case "gray-16-trns":
-            {
-                // Key 0x1234: the one pixel that matches becomes transparent; 0x12FF (same high byte) stays.
-                byte[] samples = [0x12, 0x34, 0x12, 0xFF, 0x80, 0x00];
-                return (PngFiles.Write(3, 1, 16, 0, samples, y => 0, [("tRNS", [0x12, 0x34])]), [0, 0, 0, 0, 0x12, 0x12, 0x12, 255, 0x80, 0x80, 0x80, 255]);
-            }
+                {
+                    // Key 0x1234: the one pixel that matches becomes transparent; 0x12FF (same high byte) stays.
+                    byte[] samples = [0x12, 0x34, 0x12, 0xFF, 0x80, 0x00];
+                    return (PngFiles.Write(3, 1, 16, 0, samples, y => 0, [("tRNS", [0x12, 0x34])]), [0, 0, 0, 0, 0x12, 0x12, 0x12, 255, 0x80, 0x80, 0x80, 255]);
+                }
 
             case "palette-4-bit":
-            {
-                byte[] palette = [255, 0, 0, 0, 0, 255];
-                return (PngFiles.Write(2, 1, 4, 3, [0x01], y => 0, [("PLTE", palette)]), [255, 0, 0, 255, 0, 0, 255, 255]);
-            }
+                {
+                    byte[] palette = [255, 0, 0, 0, 0, 255];
+                    return (PngFiles.Write(2, 1, 4, 3, [0x01], y => 0, [("PLTE", palette)]), [255, 0, 0, 255, 0, 0, 255, 255]);
+                }
 
             case "rgba-trns":
-            {
-                // tRNS is not allowed beside an alpha channel: libpng ignores it.
-                byte[] samples = [10, 20, 30, 255];
-                return (PngFiles.Write(1, 1, 8, 6, samples, y => 0, [("tRNS", [0, 10, 0, 20, 0, 30])]), samples);
-            }
+                {
+                    // tRNS is not allowed beside an alpha channel: libpng ignores it.
+                    byte[] samples = [10, 20, 30, 255];
+                    return (PngFiles.Write(1, 1, 8, 6, samples, y => 0, [("tRNS", [0, 10, 0, 20, 0, 30])]), samples);
+                }
 
             case "damaged-trns-crc":
-            {
-                // libpng drops an ancillary chunk whose checksum fails: the key does not apply.
-                byte[] samples = [10, 20, 30];
-                var png = PngFiles.Write(1, 1, 8, 2, samples, y => 0, [("tRNS", [0, 10, 0, 20, 0, 30])]);
-                var trns = PngFiles.Chunks(png).Single(c => c.Type == "tRNS");
-                png[trns.Offset + 8 + trns.Length] ^= 0xFF;
-                return (png, [10, 20, 30, 255]);
-            }
+                {
+                    // libpng drops an ancillary chunk whose checksum fails: the key does not apply.
+                    byte[] samples = [10, 20, 30];
+                    var png = PngFiles.Write(1, 1, 8, 2, samples, y => 0, [("tRNS", [0, 10, 0, 20, 0, 30])]);
+                    var trns = PngFiles.Chunks(png).Single(c => c.Type == "tRNS");
+                    png[trns.Offset + 8 + trns.Length] ^= 0xFF;
+                    return (png, [10, 20, 30, 255]);
+                }
 
             default:
-            {
-                // APNG: the default image is the IDAT one, as SkiaSharp decodes it.
-                byte[] samples = [1, 2, 3, 4, 5, 6];
-                byte[] actl = [0, 0, 0, 1, 0, 0, 0, 0];
-                return (PngFiles.Write(2, 1, 8, 2, samples, y => 0, [("acTL", actl)]), Opaque(samples));
-            }
+                {
+                    // APNG: the default image is the IDAT one, as SkiaSharp decodes it.
+                    byte[] samples = [1, 2, 3, 4, 5, 6];
+                    byte[] actl = [0, 0, 0, 1, 0, 0, 0, 0];
+                    return (PngFiles.Write(2, 1, 8, 2, samples, y => 0, [("acTL", actl)]), Opaque(samples));
+                }
         }
     }
 
@@ -281,20 +281,20 @@ public class PngDecoderTests
                     png[data + i] ^= 0x5A;
                 return Rechecksum(png, idat.Offset, idat.Length);
             case "adler":
-            {
-                var stream = PngFiles.Deflate(RawRows(samples, 64 * 3, 48));
-                stream[^1] ^= 0x01;
-                return WithImageData(png, stream);
-            }
+                {
+                    var stream = PngFiles.Deflate(RawRows(samples, 64 * 3, 48));
+                    stream[^1] ^= 0x01;
+                    return WithImageData(png, stream);
+                }
 
             case "short-stream":
                 return WithImageData(png, PngFiles.Deflate(RawRows(samples, 64 * 3, 48)[..^(64 * 3)]));
             case "bad-filter":
-            {
-                var rows = RawRows(samples, 64 * 3, 48);
-                rows[10 * ((64 * 3) + 1)] = 5;
-                return WithImageData(png, PngFiles.Deflate(rows));
-            }
+                {
+                    var rows = RawRows(samples, 64 * 3, 48);
+                    rows[10 * ((64 * 3) + 1)] = 5;
+                    return WithImageData(png, PngFiles.Deflate(rows));
+                }
 
             case "cut-in-idat":
                 return png[..(data + (idat.Length / 2))];
