@@ -33,6 +33,7 @@ internal static class ModelsQuantizeCommand
         var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too: faster, less faithful to the float version (by default it stays float)." };
         var quantizeAdds = new Option<bool>("--quantize-adds") { Description = "Give every Add its own quantized output. By default none has one: ONNX Runtime still fuses an Add whose result a quantized node reads, and the others (such as a ResNet's last, whose sum becomes the features) stay float, which agrees more often with the float version." };
         var noBiasCorrection = new Option<bool>("--no-bias-correction") { Description = "Skip bias correction (by default each quantized convolution's bias is corrected, layer by layer, for the shift quantization gives its channel means on the calibration images)." };
+        var noWeightRounding = new Option<bool>("--no-weight-rounding") { Description = "Round every weight to its nearest int8 step (by default each quantized convolution's weights are rounded up or down, whichever moves its output least on the calibration images)." };
         var eval = new Option<DirectoryInfo?>("--eval") { Description = "Labelled images (one subfolder per class) to compare the two versions on: top-1 agreement, accuracy and speed." };
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Compare on at most this many images of each class." };
         var version = new Option<string?>("--version") { Description = "The new version (default: the next number after the newest)." };
@@ -40,7 +41,7 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Make an int8 version of a model package (static QDQ, calibrated on your images) and compare it with the float version.")
         {
-            package, images, count, method, percentile, activations, keepFloat, inputLayer, quantizeAdds, noBiasCorrection, eval, maxPerClass, version, root,
+            package, images, count, method, percentile, activations, keepFloat, inputLayer, quantizeAdds, noBiasCorrection, noWeightRounding, eval, maxPerClass, version, root,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
@@ -81,6 +82,7 @@ internal static class ModelsQuantizeCommand
                 QuantizeInputLayer = parse.GetValue(inputLayer),
                 KeepAddsFloat = !parse.GetValue(quantizeAdds),
                 BiasCorrection = !parse.GetValue(noBiasCorrection),
+                WeightRounding = !parse.GetValue(noWeightRounding),
             };
 
             QuantizeResult result;
