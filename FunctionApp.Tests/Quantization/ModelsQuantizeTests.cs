@@ -69,6 +69,7 @@ public sealed partial class ModelsQuantizeTests : IDisposable
         Assert.Contains("calibrated", output, StringComparison.Ordinal);
         Assert.Contains("gave no Add its own quantized output", output, StringComparison.Ordinal);
         Assert.Contains("rounded the weights of 1 convolution up or down", output, StringComparison.Ordinal);
+        Assert.Matches(@"round weights: 1 of 1 layers in", error);
         Assert.Contains("corrected 1 bias for", output, StringComparison.Ordinal);
         Assert.Matches(@"speed  float [\d.]+ images/s, int8 [\d.]+ images/s: [\d.]+x", output);
         var package = ModelPackage.Open(Path.Combine(root, "small-cnn", "2"));

@@ -88,10 +88,11 @@ internal static class ModelsQuantizeCommand
             QuantizeResult result;
             var calibrationCount = PackageQuantizer.CalibrationFiles(request.CalibrationDirectory, request.MaxCalibrationImages).Count;
             using (var progress = CliProgress.Start(parse, "calibrate", calibrationCount, "images"))
+            using (var rounding = new NextStage(progress, () => CliProgress.Start(parse, "round weights", 0, "layers")))
             {
                 try
                 {
-                    result = PackageQuantizer.Quantize(request, runtime, preprocessor, progress, ct);
+                    result = PackageQuantizer.Quantize(request, runtime, preprocessor, progress, rounding, ct);
                 }
                 catch (ModelPackageException ex)
                 {
@@ -100,6 +101,7 @@ internal static class ModelsQuantizeCommand
                 }
 
                 progress.Complete();
+                rounding.Complete();
             }
 
             if (source.Manifest.Files is not null)
@@ -136,7 +138,7 @@ internal static class ModelsQuantizeCommand
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  top-1 accuracy  float {floatAccuracy:P2}, int8 {quantizedAccuracy:P2} (labels from the class folders)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  speed  float {report.FloatImagesPerSecond:F1} images/s, int8 {report.QuantizedImagesPerSecond:F1} images/s: {report.Speedup:F2}x (ML.NET pipeline, one image per run, {report.IntraOpThreads} intra-op threads, same run)"));
             if (report.Agreement < 0.99)
-                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, or --keep-float NODE for the last layers.");
+                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, or images closer to what the model will see.");
             return 0;
         }
     }
@@ -148,5 +150,26 @@ internal static class ModelsQuantizeCommand
         if (parent is not null && Path.GetFileName(parent) == source.Name && Path.GetDirectoryName(parent) is { } root)
             return root;
         return services.GetRequiredService<IOptions<ModelsOptions>>().Value.ResolvedRoot;
+    }
+
+    /// <summary>The progress of a later step of the same call: its bar starts at its first report, once the earlier one has ended.</summary>
+    private sealed class NextStage(CliProgress previous, Func<CliProgress> start) : IProgress<(int Done, int Total)>, IDisposable
+    {
+        private CliProgress? _current;
+
+        public void Report((int Done, int Total) value)
+        {
+            if (_current is null)
+            {
+                previous.Complete();
+                _current = start();
+            }
+
+            _current.Report(value);
+        }
+
+        public void Complete() => _current?.Complete();
+
+        public void Dispose() => _current?.Dispose();
     }
 }

@@ -54,7 +54,7 @@ public static class PackageQuantizer
 
     /// <exception cref="ArgumentException">The request, the images or the graph cannot make an int8 version (the message says why).</exception>
     /// <exception cref="ModelPackageException">The source package or the package written does not validate.</exception>
-    public static QuantizeResult Quantize(QuantizeRequest request, OnnxRuntimeOptions runtime, ImagePreprocessor preprocessor, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    public static QuantizeResult Quantize(QuantizeRequest request, OnnxRuntimeOptions runtime, ImagePreprocessor preprocessor, IProgress<(int Done, int Total)>? progress = null, IProgress<(int Done, int Total)>? roundingProgress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(runtime);
@@ -137,7 +137,7 @@ public static class PackageQuantizer
         {
             if (request.WeightRounding)
             {
-                var rounded = Quantization.WeightRounding.OptimizeSequential(prepared, ranges, o, manifest.InputTensor, inputShape, tensors, runtime.EffectiveIntraOpThreads, cancellationToken: cancellationToken);
+                var rounded = Quantization.WeightRounding.OptimizeSequential(prepared, ranges, o, manifest.InputTensor, inputShape, tensors, runtime.EffectiveIntraOpThreads, onDepth: (done, total) => roundingProgress?.Report((done, total)), cancellationToken: cancellationToken);
                 o = o with { RoundedWeights = rounded };
             }
 

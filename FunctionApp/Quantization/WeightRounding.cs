@@ -22,37 +22,10 @@ public static class WeightRounding
     private const int Passes = 3;
 
     /// <summary>
-    /// The int8 weights for each Conv of <paramref name="convOutputs"/> (by its output in <paramref name="prepared"/>), in
-    /// the layout of <see cref="QuantizationMath.QuantizeWeights"/> and with its scales, rounded for least output error
-    /// on the float graph's inputs to that Conv over <paramref name="inputs"/>.
-    /// </summary>
-    public static IReadOnlyDictionary<string, sbyte[]> Optimize(ModelProto prepared, IReadOnlyCollection<string> convOutputs, string inputName, IReadOnlyList<long> inputShape, IReadOnlyList<float[]> inputs, int intraOpThreads = 0, int seed = 0, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(prepared);
-        ArgumentNullException.ThrowIfNull(convOutputs);
-        ArgumentNullException.ThrowIfNull(inputShape);
-        ArgumentNullException.ThrowIfNull(inputs);
-        if (inputs.Count == 0)
-            throw new ArgumentException("At least one input is needed to choose roundings.", nameof(inputs));
-        var layers = Layers(prepared, convOutputs);
-        var random = new Random(seed);
-        using (var floatRun = new TensorRun(prepared, inputName, inputShape, [.. layers.Select(l => l.Input)], GraphOptimizationLevel.ORT_ENABLE_BASIC, intraOpThreads))
-        {
-            foreach (var input in inputs)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var values = floatRun.Run(input);
-                Accumulate(layers, l => values[l.Input], null, inputs.Count, random, intraOpThreads, cancellationToken);
-            }
-        }
-
-        return layers.ToDictionary(l => l.Output, l => l.Round(intraOpThreads), StringComparer.Ordinal);
-    }
-
-    /// <summary>
-    /// As <see cref="Optimize"/>, but layer by layer from the input, each layer's inputs taken from the QDQ graph
-    /// (unfused, so the 8-bit rounding is simulated) with the layers before it already rounded, and its error measured
-    /// against the float graph's output: eᵀ Ĥ e + 2 eᵀ E[x̂ r], where x̂ is the quantized graph's input patch and r the
+    /// The int8 weights of each quantized Conv, in the layout of <see cref="QuantizationMath.QuantizeWeights"/> and with
+    /// its scales, rounded up or down for least output error over <paramref name="inputs"/>: layer by layer from the
+    /// input, each layer's inputs taken from the QDQ graph (unfused, so the 8-bit rounding is simulated) with the layers
+    /// before it already rounded, and its error measured against the float graph's output: eᵀ Ĥ e + 2 eᵀ E[x̂ r], where x̂ is the quantized graph's input patch and r the
     /// error the float weights give on it (w · (x̂ − x)). Each layer is thus rounded to work against the error the layers
     /// before it pass on, not only its own.
     /// </summary>
