@@ -33,6 +33,7 @@ public sealed class BundledModelQuantizeTests : IDisposable
         Assert.Contains("from opset 8 to 13", text, StringComparison.Ordinal);
         Assert.Contains("int8: 21 Conv, 1 MaxPool", text, StringComparison.Ordinal);
         Assert.Contains("gave no Add its own quantized output", text, StringComparison.Ordinal);
+        Assert.Contains("rounded the weights of 21 convolutions", text, StringComparison.Ordinal);
         Assert.Contains("corrected 21 biases", text, StringComparison.Ordinal);
         Assert.Contains("on 50 images", text, StringComparison.Ordinal);
 

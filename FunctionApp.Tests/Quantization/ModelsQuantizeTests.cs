@@ -68,6 +68,8 @@ public sealed partial class ModelsQuantizeTests : IDisposable
         Assert.Contains("folded 1 BatchNormalization", output, StringComparison.Ordinal);
         Assert.Contains("calibrated", output, StringComparison.Ordinal);
         Assert.Contains("gave no Add its own quantized output", output, StringComparison.Ordinal);
+        Assert.Contains("rounded the weights of 1 convolution up or down", output, StringComparison.Ordinal);
+        Assert.Matches(@"round weights: 1 of 1 layers in", error);
         Assert.Contains("corrected 1 bias for", output, StringComparison.Ordinal);
         Assert.Matches(@"speed  float [\d.]+ images/s, int8 [\d.]+ images/s: [\d.]+x", output);
         var package = ModelPackage.Open(Path.Combine(root, "small-cnn", "2"));
@@ -109,11 +111,12 @@ public sealed partial class ModelsQuantizeTests : IDisposable
     {
         var (root, calibration, _) = Setup();
 
-        var (exit, output, error) = await Cli("models", "quantize", Path.Combine(root, "small-cnn", "1"), "--images", calibration, "--version", "1-int8", "--calibration-images", "5", "--quantize-adds", "--no-bias-correction");
+        var (exit, output, error) = await Cli("models", "quantize", Path.Combine(root, "small-cnn", "1"), "--images", calibration, "--version", "1-int8", "--calibration-images", "5", "--quantize-adds", "--no-bias-correction", "--no-weight-rounding");
 
         Assert.True(exit == 0, error + output);
         Assert.Matches(@"int8: [^\n]*1 Add", output);
         Assert.DoesNotContain("corrected", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("rounded the weights", output, StringComparison.Ordinal);
         Assert.Contains("Not compared", output, StringComparison.Ordinal);
         Assert.Contains("on 5 images", output, StringComparison.Ordinal);
         Assert.Equal("1-int8", ModelPackage.Open(Path.Combine(root, "small-cnn", "1-int8")).Version);

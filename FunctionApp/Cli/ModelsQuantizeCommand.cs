@@ -33,6 +33,7 @@ internal static class ModelsQuantizeCommand
         var inputLayer = new Option<bool>("--quantize-input-layer") { Description = "Quantize the layer that reads the image too: faster, less faithful to the float version (by default it stays float)." };
         var quantizeAdds = new Option<bool>("--quantize-adds") { Description = "Give every Add its own quantized output. By default none has one: ONNX Runtime still fuses an Add whose result a quantized node reads, and the others (such as a ResNet's last, whose sum becomes the features) stay float, which agrees more often with the float version." };
         var noBiasCorrection = new Option<bool>("--no-bias-correction") { Description = "Skip bias correction (by default each quantized convolution's bias is corrected, layer by layer, for the shift quantization gives its channel means on the calibration images)." };
+        var noWeightRounding = new Option<bool>("--no-weight-rounding") { Description = "Round every weight to its nearest int8 step (by default each quantized convolution's weights are rounded up or down, whichever moves its output least on the calibration images)." };
         var eval = new Option<DirectoryInfo?>("--eval") { Description = "Labelled images (one subfolder per class) to compare the two versions on: top-1 agreement, accuracy and speed." };
         var maxPerClass = new Option<int?>("--max-per-class") { Description = "Compare on at most this many images of each class." };
         var version = new Option<string?>("--version") { Description = "The new version (default: the next number after the newest)." };
@@ -40,7 +41,7 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Make an int8 version of a model package (static QDQ, calibrated on your images) and compare it with the float version.")
         {
-            package, images, count, method, percentile, activations, keepFloat, inputLayer, quantizeAdds, noBiasCorrection, eval, maxPerClass, version, root,
+            package, images, count, method, percentile, activations, keepFloat, inputLayer, quantizeAdds, noBiasCorrection, noWeightRounding, eval, maxPerClass, version, root,
         };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
@@ -81,15 +82,17 @@ internal static class ModelsQuantizeCommand
                 QuantizeInputLayer = parse.GetValue(inputLayer),
                 KeepAddsFloat = !parse.GetValue(quantizeAdds),
                 BiasCorrection = !parse.GetValue(noBiasCorrection),
+                WeightRounding = !parse.GetValue(noWeightRounding),
             };
 
             QuantizeResult result;
             var calibrationCount = PackageQuantizer.CalibrationFiles(request.CalibrationDirectory, request.MaxCalibrationImages).Count;
             using (var progress = CliProgress.Start(parse, "calibrate", calibrationCount, "images"))
+            using (var rounding = new NextStage(progress, () => CliProgress.Start(parse, "round weights", 0, "layers")))
             {
                 try
                 {
-                    result = PackageQuantizer.Quantize(request, runtime, preprocessor, progress, ct);
+                    result = PackageQuantizer.Quantize(request, runtime, preprocessor, progress, rounding, ct);
                 }
                 catch (ModelPackageException ex)
                 {
@@ -98,6 +101,7 @@ internal static class ModelsQuantizeCommand
                 }
 
                 progress.Complete();
+                rounding.Complete();
             }
 
             if (source.Manifest.Files is not null)
@@ -134,7 +138,7 @@ internal static class ModelsQuantizeCommand
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  top-1 accuracy  float {floatAccuracy:P2}, int8 {quantizedAccuracy:P2} (labels from the class folders)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  speed  float {report.FloatImagesPerSecond:F1} images/s, int8 {report.QuantizedImagesPerSecond:F1} images/s: {report.Speedup:F2}x (ML.NET pipeline, one image per run, {report.IntraOpThreads} intra-op threads, same run)"));
             if (report.Agreement < 0.99)
-                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, or --keep-float NODE for the last layers.");
+                await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, or images closer to what the model will see.");
             return 0;
         }
     }
@@ -146,5 +150,26 @@ internal static class ModelsQuantizeCommand
         if (parent is not null && Path.GetFileName(parent) == source.Name && Path.GetDirectoryName(parent) is { } root)
             return root;
         return services.GetRequiredService<IOptions<ModelsOptions>>().Value.ResolvedRoot;
+    }
+
+    /// <summary>The progress of a later step of the same call: its bar starts at its first report, once the earlier one has ended.</summary>
+    private sealed class NextStage(CliProgress previous, Func<CliProgress> start) : IProgress<(int Done, int Total)>, IDisposable
+    {
+        private CliProgress? _current;
+
+        public void Report((int Done, int Total) value)
+        {
+            if (_current is null)
+            {
+                previous.Complete();
+                _current = start();
+            }
+
+            _current.Report(value);
+        }
+
+        public void Complete() => _current?.Complete();
+
+        public void Dispose() => _current?.Dispose();
     }
 }

@@ -33,6 +33,9 @@ public sealed record QuantizeRequest(string SourceDirectory, string CalibrationD
 
     /// <summary>Correct each quantized layer's bias for the shift quantization gives its channel means on the calibration images (see <see cref="BiasCorrection"/>).</summary>
     public bool BiasCorrection { get; init; } = true;
+
+    /// <summary>Round each quantized convolution's weights up or down for least output error on the calibration images, not to the nearest step (see <see cref="Quantization.WeightRounding"/>).</summary>
+    public bool WeightRounding { get; init; } = true;
 }
 
 /// <summary>The new version: where it is, its manifest, what calibration read and what the rewrite did.</summary>
@@ -51,7 +54,7 @@ public static class PackageQuantizer
 
     /// <exception cref="ArgumentException">The request, the images or the graph cannot make an int8 version (the message says why).</exception>
     /// <exception cref="ModelPackageException">The source package or the package written does not validate.</exception>
-    public static QuantizeResult Quantize(QuantizeRequest request, OnnxRuntimeOptions runtime, ImagePreprocessor preprocessor, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    public static QuantizeResult Quantize(QuantizeRequest request, OnnxRuntimeOptions runtime, ImagePreprocessor preprocessor, IProgress<(int Done, int Total)>? progress = null, IProgress<(int Done, int Total)>? roundingProgress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(runtime);
@@ -118,7 +121,7 @@ public static class PackageQuantizer
                 }
 
                 calibrator.Add(tensor);
-                if (request.BiasCorrection)
+                if (request.BiasCorrection || request.WeightRounding)
                     tensors.Add(tensor);
                 used++;
                 progress?.Report((used + unreadable, images.Count));
@@ -130,9 +133,19 @@ public static class PackageQuantizer
         }
 
         var options = new QdqOptions { Activations = request.Activations, Excluded = request.Excluded, KeepInputLayerFloat = !request.QuantizeInputLayer, KeepAddsFloat = request.KeepAddsFloat };
-        ModelProto Rewrite(QdqOptions o, out QdqSummary s) => request.BiasCorrection
-            ? Quantization.BiasCorrection.Quantize(prepared, ranges, o, manifest.InputTensor, inputShape, tensors, runtime.EffectiveIntraOpThreads, out s, null, cancellationToken)
-            : QdqQuantizer.Quantize(prepared, ranges, o, out s);
+        ModelProto Rewrite(QdqOptions o, out QdqSummary s)
+        {
+            if (request.WeightRounding)
+            {
+                var rounded = Quantization.WeightRounding.OptimizeSequential(prepared, ranges, o, manifest.InputTensor, inputShape, tensors, runtime.EffectiveIntraOpThreads, onDepth: (done, total) => roundingProgress?.Report((done, total)), cancellationToken: cancellationToken);
+                o = o with { RoundedWeights = rounded };
+            }
+
+            return request.BiasCorrection
+                ? Quantization.BiasCorrection.Quantize(prepared, ranges, o, manifest.InputTensor, inputShape, tensors, runtime.EffectiveIntraOpThreads, out s, null, cancellationToken)
+                : QdqQuantizer.Quantize(prepared, ranges, o, out s);
+        }
+
         var quantized = Rewrite(options, out var summary);
         if (summary.TotalQuantized == 0 && options.KeepInputLayerFloat)
         {
@@ -148,6 +161,8 @@ public static class PackageQuantizer
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"calibrated {ranges.Count} activations on {used} images ({(request.Method == CalibrationMethod.Percentile ? $"{request.Percentile}th percentile" : "min/max")})"));
         if (request.KeepAddsFloat && prepared.Graph.Node.Any(n => n.OpType == "Add"))
             notes.Add("gave no Add its own quantized output (those a quantized node reads are fused by ONNX Runtime; the others stay float)");
+        if (summary.RoundedWeights > 0)
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"rounded the weights of {summary.RoundedWeights} {(summary.RoundedWeights == 1 ? "convolution" : "convolutions")} up or down for least output error on the calibration images"));
         if (summary.BiasCorrected > 0)
             notes.Add(string.Create(CultureInfo.InvariantCulture, $"corrected {summary.BiasCorrected} {(summary.BiasCorrected == 1 ? "bias" : "biases")} for the shift quantization gives each channel's mean on the calibration images, layer by layer"));
 

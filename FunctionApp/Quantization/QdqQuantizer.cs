@@ -31,12 +31,20 @@ public sealed record QdqOptions
     /// node's first output in the prepared graph (see <see cref="BiasCorrection"/>). A node with no bias gets one.
     /// </summary>
     public IReadOnlyDictionary<string, float[]> BiasCorrections { get; init; } = new Dictionary<string, float[]>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The int8 values of a quantized Conv's weight, chosen elsewhere (see <see cref="WeightRounding"/>) on the grid of
+    /// the per-channel scales <see cref="QuantizationMath.QuantizeWeights"/> gives, in place of rounding each to its
+    /// nearest step; keyed by the node's first output in the prepared graph.
+    /// </summary>
+    public IReadOnlyDictionary<string, sbyte[]> RoundedWeights { get; init; } = new Dictionary<string, sbyte[]>(StringComparer.Ordinal);
 }
 
 /// <summary>What the rewrite did: nodes quantized per operator, activations folded into a quantized output, and tensors given a QuantizeLinear/DequantizeLinear pair.</summary>
 /// <param name="WeightedOutputs">For each quantized Conv, Gemm or MatMul: its output in the prepared graph, and the float tensor it writes in the quantized graph before that is quantized (the output of a ReLU folded into it).</param>
 /// <param name="BiasCorrected">How many biases were corrected.</param>
-public sealed record QdqSummary(IReadOnlyDictionary<string, int> QuantizedNodes, int FoldedActivations, int QuantizedTensors, int QuantizedWeights, IReadOnlyList<string> FloatNodes, IReadOnlyDictionary<string, string> WeightedOutputs, int BiasCorrected)
+/// <param name="RoundedWeights">How many weights took their int8 values from <see cref="QdqOptions.RoundedWeights"/>.</param>
+public sealed record QdqSummary(IReadOnlyDictionary<string, int> QuantizedNodes, int FoldedActivations, int QuantizedTensors, int QuantizedWeights, IReadOnlyList<string> FloatNodes, IReadOnlyDictionary<string, string> WeightedOutputs, int BiasCorrected, int RoundedWeights = 0)
 {
     public int TotalQuantized => QuantizedNodes.Values.Sum();
 }
@@ -164,7 +172,7 @@ public static class QdqQuantizer
         // 3. Weights and biases.
         var newInitializers = new List<TensorProto>();
         var weightNodes = new List<NodeProto>();
-        int quantizedWeights = 0, biasCorrected = 0;
+        int quantizedWeights = 0, biasCorrected = 0, roundedWeights = 0;
         var weightedOutputs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var node in quantized.Where(n => WeightedOps.Contains(n.OpType)))
         {
@@ -177,6 +185,14 @@ public static class QdqQuantizer
             };
             var prefix = node.Input[1] + "_" + node.Output[0];
             var (values, scales) = QuantizationMath.QuantizeWeights(OnnxTensors.ReadFloats(weight), weight.Dims, axis);
+            if (options.RoundedWeights.TryGetValue(originalOutputs[node], out var rounded))
+            {
+                if (rounded.Length != values.Length)
+                    throw new ArgumentException($"The rounded weight for '{originalOutputs[node]}' has {rounded.Length} values; the node's has {values.Length}.", nameof(options));
+                values = rounded;
+                roundedWeights++;
+            }
+
             newInitializers.Add(OnnxTensors.Int8(prefix + "_quantized", weight.Dims, values));
             newInitializers.Add(OnnxTensors.Floats(prefix + "_scale", [scales.Length], scales));
             newInitializers.Add(OnnxTensors.ZeroPoint(prefix + "_zero_point", QuantType.S8, [scales.Length], new int[scales.Length]));
@@ -260,7 +276,7 @@ public static class QdqQuantizer
 
         var byOp = quantized.GroupBy(n => n.OpType, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var floatNodes = graph.Node.Where(n => n.OpType is not ("QuantizeLinear" or "DequantizeLinear") && !quantized.Contains(n)).Select(n => $"{n.OpType} {n.Name}").ToList();
-        summary = new QdqSummary(byOp, foldedActivations, order.Count, quantizedWeights, floatNodes, weightedOutputs, biasCorrected);
+        summary = new QdqSummary(byOp, foldedActivations, order.Count, quantizedWeights, floatNodes, weightedOutputs, biasCorrected, roundedWeights);
         return model;
     }
 }
