@@ -87,13 +87,13 @@ public static class WeightRounding
         return layers;
     }
 
-    private static void Accumulate(List<Layer> layers, Func<Layer, (float[] Data, long[] Dims)> seen, Func<Layer, float[]>? reference, int images, Random random, int threads, CancellationToken cancellationToken)
+    private static void Accumulate(List<Layer> layers, Func<Layer, (float[] Data, long[] Dims)> seen, Func<Layer, float[]> reference, int images, Random random, int threads, CancellationToken cancellationToken)
     {
         var positions = layers.Select(l => l.SamplePositions(seen(l).Dims, images, random)).ToList();
         Parallel.For(0, layers.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads), CancellationToken = cancellationToken }, i =>
         {
             var (data, dims) = seen(layers[i]);
-            layers[i].Accumulate(data, reference?.Invoke(layers[i]), dims, positions[i]);
+            layers[i].Accumulate(data, reference(layers[i]), dims, positions[i]);
         });
     }
 
@@ -228,7 +228,7 @@ public static class WeightRounding
         private readonly float[] _h;
         private readonly int _d;
         private readonly int _outputs;
-        private float[]? _b;
+        private readonly float[] _b;
 
         public Layer(NodeProto node, TensorProto weight)
         {
@@ -246,6 +246,7 @@ public static class WeightRounding
             _d = (int)(weight.Dims[1] * _kh * _kw);
             _outputs = (int)weight.Dims[0];
             _h = new float[_d * _d];
+            _b = new float[_weight.Length];
         }
 
         public string Output { get; }
@@ -265,11 +266,11 @@ public static class WeightRounding
             return [.. Enumerable.Range(0, wanted).Select(_ => random.Next(oh * ow)).Select(p => (p / ow, p % ow))];
         }
 
-        /// <summary>Adds the patches of <paramref name="data"/> at <paramref name="positions"/> to H; with <paramref name="reference"/> (the float graph's input), also E[x̂ r] to b.</summary>
-        public void Accumulate(float[] data, float[]? reference, long[] dims, List<(int Y, int X)> positions)
+        /// <summary>Adds the patches of <paramref name="data"/> at <paramref name="positions"/> to H, and with <paramref name="reference"/> (the float graph's input) E[x̂ r] to b.</summary>
+        public void Accumulate(float[] data, float[] reference, long[] dims, List<(int Y, int X)> positions)
         {
             var patch = new float[_d];
-            var referencePatch = reference is null ? null : new float[_d];
+            var referencePatch = new float[_d];
             foreach (var (y, x) in positions)
             {
                 Patch(data, dims, y, x, patch);
@@ -279,17 +280,13 @@ public static class WeightRounding
                         Axpy(patch[i], patch.AsSpan(i), _h.AsSpan((i * _d) + i, _d - i));
                 }
 
-                if (referencePatch is not null)
+                Patch(reference, dims, y, x, referencePatch);
+                for (int i = 0; i < _d; i++)
+                    referencePatch[i] = patch[i] - referencePatch[i];
+                for (int c = 0; c < _outputs; c++)
                 {
-                    Patch(reference!, dims, y, x, referencePatch);
-                    for (int i = 0; i < _d; i++)
-                        referencePatch[i] = patch[i] - referencePatch[i];
-                    _b ??= new float[_weight.Length];
-                    for (int c = 0; c < _outputs; c++)
-                    {
-                        float r = Dot(_weight.AsSpan(c * _d, _d), referencePatch);
-                        Axpy(r, patch, _b.AsSpan(c * _d, _d));
-                    }
+                    float r = Dot(_weight.AsSpan(c * _d, _d), referencePatch);
+                    Axpy(r, patch, _b.AsSpan(c * _d, _d));
                 }
 
                 Patches++;
@@ -325,15 +322,12 @@ public static class WeightRounding
                 }
             }
 
-            if (_b is not null)
-            {
-                for (int i = 0; i < _b.Length; i++)
-                    _b[i] /= Patches;
-            }
+            for (int i = 0; i < _b.Length; i++)
+                _b[i] /= Patches;
 
             var (values, scales) = QuantizationMath.QuantizeWeights(_weight, _dims, 0);
             Parallel.For(0, _outputs, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, c =>
-                RoundChannel(_weight.AsSpan(c * _d, _d), scales[c], _h, _b is null ? default : _b.AsSpan(c * _d, _d), values.AsSpan(c * _d, _d)));
+                RoundChannel(_weight.AsSpan(c * _d, _d), scales[c], _h, _b.AsSpan(c * _d, _d), values.AsSpan(c * _d, _d)));
             return values;
         }
     }
