@@ -1,6 +1,9 @@
 using FunctionApp.Inference;
 using FunctionApp.Tests.Support;
+using FunctionApp.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Tests.Inference;
 
@@ -183,5 +186,150 @@ public class EnginePoolTests : IDisposable
         Assert.Equal(ModelLoadState.NotLoaded, pool.ColdStart.State);
         Assert.Equal(0, pool.ColdStart.LoadAttempts);
         Assert.False(pool.IsLoaded);
+    }
+
+    private InferencePipeline LoadTwoThreaded() => InferencePipeline.Create(ModelPackage.Open(_package), new OnnxRuntimeOptions { IntraOpThreads = 2 });
+
+    private static EnginePool PoolWithLoneSession(Func<InferencePipeline> load, Func<InferencePipeline> loadLone, TimeSpan? delay = null) =>
+        new("tiny-cnn", "1", load, new EnginePoolOptions { MaxEngines = 2 }, NullLogger<EnginePool>.Instance, lone: new LoneSession(loadLone, 2, delay ?? TimeSpan.Zero));
+
+    /// <summary>What the tiny model answers for <see cref="Tensor"/>: each channel's mean.</summary>
+    private static float[] Means(float blue, float green, float red) => [blue, green, red];
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); !condition() && DateTime.UtcNow < deadline;)
+            await Task.Delay(10);
+        Assert.True(condition());
+    }
+
+    [Fact]
+    public async Task LoneSession_LoadsAfterTheFirstPrediction_ThenServesEveryRunThatStartsAlone_WithTheSameScores()
+    {
+        int loneLoads = 0;
+        await using var pool = PoolWithLoneSession(Load, () =>
+        {
+            Interlocked.Increment(ref loneLoads);
+            return LoadTwoThreaded();
+        });
+        Assert.False(pool.LoneSessionLoaded);
+
+        Assert.Equal(Means(1, 2, 3), await pool.ScoreAsync(Tensor(1, 2, 3)));
+        await Eventually(() => pool.LoneSessionLoaded);
+
+        for (int i = 1; i <= 10; i++)
+            Assert.Equal(Means(i, 2f * i, 3f * i), await pool.ScoreAsync(Tensor(i, 2 * i, 3 * i)));
+        Assert.Equal(10, pool.LoneRuns);
+        Assert.Equal(1, loneLoads);
+        Assert.Equal(1, pool.EngineCount);
+    }
+
+    [Fact]
+    public async Task LoneSession_ConcurrentRuns_UseThePooledEnginesAndEachGetsItsOwnAnswer()
+    {
+        await using var pool = PoolWithLoneSession(Load, LoadTwoThreaded);
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+        await Eventually(() => pool.LoneSessionLoaded);
+
+        await Parallel.ForAsync(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+            Assert.Equal(Means(i, 0, 1), await pool.ScoreAsync(Tensor(i, 0, 1), ct)));
+
+        // Two slots always taken: a run that starts beside another goes to a pooled engine, never past the limit.
+        Assert.InRange(pool.LoneRuns, 0, 199);
+        Assert.InRange(pool.EngineCount, 1, 2);
+    }
+
+    [Fact]
+    public async Task LoneSession_WhenItsLoadFails_RunsGoOnOnThePooledEngines()
+    {
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var pool = PoolWithLoneSession(Load, () =>
+        {
+            failed.TrySetResult();
+            throw new IOException("disk not ready");
+        });
+
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+        await failed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(Means(4, 5, 6), await pool.ScoreAsync(Tensor(4, 5, 6)));
+        Assert.False(pool.LoneSessionLoaded);
+        Assert.Equal(0, pool.LoneRuns);
+        Assert.Equal(ModelLoadState.Loaded, pool.ColdStart.State);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WhileTheLoneSessionWaitsToLoad_CancelsItsLoad()
+    {
+        int loneLoads = 0;
+        var pool = PoolWithLoneSession(Load, () =>
+        {
+            Interlocked.Increment(ref loneLoads);
+            return LoadTwoThreaded();
+        }, delay: TimeSpan.FromHours(1));
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+
+        await pool.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, loneLoads);
+        Assert.False(pool.LoneSessionLoaded);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WhileTheLoneSessionLoads_WaitsForTheLoadAndReleasesWhatItLoaded()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        InferencePipeline? loaded = null;
+        var pool = PoolWithLoneSession(Load, () =>
+        {
+            loading.TrySetResult();
+            gate.Wait(TimeSpan.FromSeconds(30));
+            return loaded = LoadTwoThreaded();
+        });
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var disposing = pool.DisposeAsync().AsTask();
+        Assert.False(disposing.IsCompleted);
+        gate.Set();
+        await disposing.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.NotNull(loaded);
+        Assert.False(pool.LoneSessionLoaded);
+        Assert.True(loaded.IsDisposed);
+    }
+
+    [Fact]
+    public async Task Registry_WithLoneRunThreadsAboveTheIntraOpThreads_GivesEachVersionALoneSession()
+    {
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new InferenceMetrics(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        var runtime = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = 2 };
+        await using var registry = new EnginePoolRegistry(
+            Options.Create(new EnginePoolOptions { MaxEngines = 2, LoneSessionDelay = TimeSpan.Zero }), Options.Create(runtime), NullLoggerFactory.Instance, metrics);
+        var pool = registry.GetPool(new ModelEntry("tiny-cnn", "1", _package));
+
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+        await Eventually(() => pool.LoneSessionLoaded);
+
+        Assert.Equal(Means(7, 8, 9), await pool.ScoreAsync(Tensor(7, 8, 9)));
+        Assert.Equal(1, pool.LoneRuns);
+    }
+
+    [Theory]
+    [InlineData(1, 0, false)]
+    [InlineData(1, 2, true)]
+    [InlineData(2, 2, false)]
+    [InlineData(2, 1, false)]
+    public void LoneSession_IsThereOnlyWhenALoneRunGetsMoreThreads(int intraOpThreads, int loneRunThreads, bool expected)
+    {
+        var options = new OnnxRuntimeOptions { IntraOpThreads = intraOpThreads, LoneRunThreads = loneRunThreads, AllowSpinning = true };
+
+        Assert.Equal(expected, options.HasLoneSession);
+        var lone = options.ForLoneRuns();
+        Assert.Equal(loneRunThreads, lone.IntraOpThreads);
+        Assert.True(lone.AllowSpinning);
+        Assert.Equal(intraOpThreads, options.IntraOpThreads);
     }
 }

@@ -10,7 +10,8 @@ namespace FunctionApp.Inference;
 /// The process-wide home of one model version. The pipeline is built lazily on first use; concurrent
 /// first callers wait for a single load; a failed load is reported to its callers and tried again on a
 /// later call. The pipeline (and its ONNX Runtime session) is shared, while the prediction engines,
-/// which are not thread-safe, are pooled up to <see cref="EnginePoolOptions.MaxEngines"/>.
+/// which are not thread-safe, are pooled up to <see cref="EnginePoolOptions.MaxEngines"/>. With a
+/// <see cref="LoneSession"/>, a run that starts while no other is running goes to a second session with more threads.
 /// </summary>
 public sealed partial class EnginePool : IAsyncDisposable
 {
@@ -32,8 +33,16 @@ public sealed partial class EnginePool : IAsyncDisposable
     private int _leases;
     private bool _retiring;
     private volatile bool _disposed;
+    private readonly LoneSession? _lone;
+    private readonly Lock _loneLock = new();
+    private readonly CancellationTokenSource _loneCancel = new();
+    private InferencePipeline? _lonePipeline;
+    private PredictionEngine<TensorInput, ScoresOutput>? _loneEngine;
+    private Task _loneLoad = Task.CompletedTask;
+    private int _running;
+    private long _loneRuns;
 
-    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null, OnnxRuntimeOptions? runtime = null)
+    public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null, OnnxRuntimeOptions? runtime = null, LoneSession? lone = null)
     {
         _runtime = runtime ?? new OnnxRuntimeOptions();
         ArgumentNullException.ThrowIfNull(options);
@@ -45,6 +54,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         _batchScoring = options.BatchScoring;
         _metrics = metrics;
         _slots = new PrioritySlots(_maxEngines);
+        _lone = lone;
     }
 
     public string Model { get; }
@@ -58,6 +68,12 @@ public sealed partial class EnginePool : IAsyncDisposable
     public int EngineCount => Volatile.Read(ref _enginesCreated);
 
     public bool IsLoaded => _pipeline is not null;
+
+    /// <summary>Whether the second session for lone runs is loaded (see <see cref="LoneSession"/>).</summary>
+    public bool LoneSessionLoaded => Volatile.Read(ref _lonePipeline) is not null;
+
+    /// <summary>How many runs went to the lone-run session.</summary>
+    public long LoneRuns => Interlocked.Read(ref _loneRuns);
 
     /// <summary>Where loading stands and what the cold start cost: one consistent snapshot, replaced whole on every change.</summary>
     public ColdStartFacts ColdStart => _facts;
@@ -176,10 +192,21 @@ public sealed partial class EnginePool : IAsyncDisposable
         var pipeline = await GetPipelineAsync(cancellationToken);
         await _slots.WaitAsync(priority, cancellationToken);
         PredictionEngine<TensorInput, ScoresOutput>? engine = null;
+        bool lone = false;
+        int running = Interlocked.Increment(ref _running);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_idle.TryTake(out engine))
+
+            // Alone right now: the lone-run session's engine (there is one), which uses more threads. A run that starts
+            // while it is busy takes a pooled engine; the two then share the cores until the lone run ends.
+            if (running == 1 && Interlocked.Exchange(ref _loneEngine, null) is { } loneEngine)
+            {
+                engine = loneEngine;
+                lone = true;
+                Interlocked.Increment(ref _loneRuns);
+            }
+            else if (!_idle.TryTake(out engine))
             {
                 engine = pipeline.CreateEngine();
                 Interlocked.Increment(ref _enginesCreated);
@@ -207,10 +234,56 @@ public sealed partial class EnginePool : IAsyncDisposable
         }
         finally
         {
-            if (engine is not null)
+            if (lone)
+                Volatile.Write(ref _loneEngine, engine);
+            else if (engine is not null)
                 _idle.Add(engine);
+            Interlocked.Decrement(ref _running);
             _slots.Release();
         }
+    }
+
+    /// <summary>Loads the lone-run session in the background, <see cref="LoneSession.Delay"/> after the first prediction.</summary>
+    private void StartLoadingLoneSession()
+    {
+        if (_lone is null)
+            return;
+        var token = _loneCancel.Token;
+        _loneLoad = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(_lone.Delay, token);
+                long start = Stopwatch.GetTimestamp();
+                var pipeline = _lone.Load();
+                pipeline.WarmUp();
+                var engine = pipeline.CreateEngine();
+                lock (_loneLock)
+                {
+                    if (token.IsCancellationRequested)
+                    {
+                        engine.Dispose();
+                        pipeline.Dispose();
+                        return;
+                    }
+
+                    Volatile.Write(ref _lonePipeline, pipeline);
+                    Volatile.Write(ref _loneEngine, engine);
+                }
+
+                var loadTime = Stopwatch.GetElapsedTime(start);
+                LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds);
+            }
+            catch (OperationCanceledException)
+            {
+                // The pool was released first.
+            }
+            catch (Exception ex)
+            {
+                // Runs go on as before, on the pooled engines.
+                LogLoneFailed(ex, Model, Version, PublicText.Scrub(ex.Message));
+            }
+        }, CancellationToken.None);
     }
 
     /// <summary>
@@ -333,6 +406,18 @@ public sealed partial class EnginePool : IAsyncDisposable
         _pipeline?.Dispose();
         _pipeline = null;
 
+        // A lone-run session still loading disposes of itself when its load ends; this waits for that.
+        await _loneCancel.CancelAsync();
+        await _loneLoad;
+        lock (_loneLock)
+        {
+            Interlocked.Exchange(ref _loneEngine, null)?.Dispose();
+            _lonePipeline?.Dispose();
+            Volatile.Write(ref _lonePipeline, null);
+        }
+
+        _loneCancel.Dispose();
+
         // Let anyone still queued for a slot through, to see the pool is disposed.
         _slots.Release(_maxEngines);
     }
@@ -350,7 +435,10 @@ public sealed partial class EnginePool : IAsyncDisposable
             return f with { FirstPredictionTime = elapsed };
         });
         if (first)
+        {
             LogFirstPrediction(Model, Version, elapsed.TotalMilliseconds);
+            StartLoadingLoneSession();
+        }
     }
 
     /// <summary>One image scored: the version's own traffic stats and the app's metrics.</summary>
@@ -372,6 +460,20 @@ public sealed partial class EnginePool : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not load model {Model} version {Version}: {Reason}")]
     private partial void LogLoadFailed(Exception exception, string model, string version, string reason);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded the lone-run session of model {Model} version {Version} ({Threads} threads) in {LoadMs:F0} ms")]
+    private partial void LogLoneLoaded(string model, string version, int threads, double loadMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not load the lone-run session of model {Model} version {Version}; every run uses the pooled engines: {Reason}")]
+    private partial void LogLoneFailed(Exception exception, string model, string version, string reason);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "First prediction of model {Model} version {Version} took {FirstPredictionMs:F1} ms")]
     private partial void LogFirstPrediction(string model, string version, double firstPredictionMs);
 }
+
+/// <summary>
+/// A second session of a model version for runs that start while no other run of it is in progress, with
+/// <paramref name="Threads"/> intra-op threads (see <see cref="OnnxRuntimeOptions.LoneRunThreads"/>); loaded by
+/// <paramref name="Load"/>, <paramref name="Delay"/> after the version's first prediction, so that it stays off the
+/// cold start's path.
+/// </summary>
+public sealed record LoneSession(Func<InferencePipeline> Load, int Threads, TimeSpan Delay);

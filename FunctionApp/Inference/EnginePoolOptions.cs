@@ -17,6 +17,13 @@ public sealed class EnginePoolOptions
 
     /// <summary>How a batch of images is scored (see <see cref="BatchScoring"/>).</summary>
     public BatchScoring BatchScoring { get; set; } = BatchScoring.ParallelEngines;
+
+    /// <summary>
+    /// With <see cref="OnnxRuntimeOptions.LoneRunThreads"/> on: how long after a version's first prediction its lone-run
+    /// session starts loading, so that the load does not take a core from a cold start's first requests.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan LoneSessionDelay { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 public enum BatchScoring

@@ -28,21 +28,36 @@ public sealed class EnginePoolRegistry(
         ArgumentNullException.ThrowIfNull(entry);
         for (int hops = 0; !entry.Pinned && hops < 16 && _successors.TryGetValue(Path.GetFullPath(entry.Directory), out var successor); hops++)
             entry = successor;
-        return PoolIn(_pools, entry, static (package, runtime) => PipelinePreload.TryTake(package.Directory, runtime) ?? InferencePipeline.Create(package, runtime));
+        return PoolIn(_pools, entry, static (package, runtime) => PipelinePreload.TryTake(package.Directory, runtime) ?? InferencePipeline.Create(package, runtime), lone: true);
     }
 
     /// <summary>The pool of <paramref name="entry"/>'s folder in <paramref name="pools"/>, created (not loaded) on first ask.</summary>
-    private EnginePool PoolIn(ConcurrentDictionary<string, Lazy<EnginePool>> pools, ModelEntry entry, Func<ModelPackage, OnnxRuntimeOptions, InferencePipeline> build)
+    private EnginePool PoolIn(ConcurrentDictionary<string, Lazy<EnginePool>> pools, ModelEntry entry, Func<ModelPackage, OnnxRuntimeOptions, InferencePipeline> build, bool lone = false)
     {
         var key = Path.GetFullPath(entry.Directory);
-        return pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() => new EnginePool(
-            entry.Name,
-            entry.Version,
-            () => build(ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version), runtimeOptions.Value),
-            poolOptions.Value,
-            loggerFactory.CreateLogger<EnginePool>(),
-            metrics,
-            runtimeOptions.Value))).Value;
+        return pools.GetOrAdd(key, _ => new Lazy<EnginePool>(() =>
+        {
+            var runtime = runtimeOptions.Value;
+            ModelPackage Open() => ModelPackage.Open(key, PackageUse.Classifier, servedVersion: entry.Version);
+
+            // Slices loaded one at a time are the setting for little memory: no second copy of the weights then.
+            LoneSession? loneSession = null;
+            if (lone && runtime.HasLoneSession && runtime.SliceResidency != SliceResidency.OneAtATime)
+            {
+                var loneRuntime = runtime.ForLoneRuns();
+                loneSession = new LoneSession(() => InferencePipeline.Create(Open(), loneRuntime), loneRuntime.EffectiveIntraOpThreads, poolOptions.Value.LoneSessionDelay);
+            }
+
+            return new EnginePool(
+                entry.Name,
+                entry.Version,
+                () => build(Open(), runtime),
+                poolOptions.Value,
+                loggerFactory.CreateLogger<EnginePool>(),
+                metrics,
+                runtime,
+                loneSession);
+        })).Value;
     }
 
     /// <summary>

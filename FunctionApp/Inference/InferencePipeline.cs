@@ -293,10 +293,14 @@ public sealed class InferencePipeline : IDisposable
         return results;
     }
 
+    /// <summary>Whether <see cref="Dispose"/> has released the pipeline (and its ONNX Runtime session).</summary>
+    public bool IsDisposed { get; private set; }
+
     public void Dispose()
     {
         Interlocked.Exchange(ref _warmEngine, null)?.Dispose();
         _transformer.Dispose();
+        IsDisposed = true;
     }
 
     internal static int[] InputDims(PreprocessingSpec spec) => spec.Layout == TensorLayout.Nchw
