@@ -47,6 +47,11 @@ public class ModelManifestTests
             """);
 
         Assert.Equal((TensorLayout.Nchw, ChannelOrder.Rgb, PixelScale.Unit, ResizeMode.Stretch), (manifest.Preprocessing.Layout, manifest.Preprocessing.ChannelOrder, manifest.Preprocessing.PixelScale, manifest.Preprocessing.Resize));
+        Assert.Equal(3, manifest.Preprocessing.Channels);
+        Assert.Equal([0f, 0f, 0f], manifest.Preprocessing.Mean);
+        Assert.Equal([1f, 1f, 1f], manifest.Preprocessing.Std);
+        Assert.Null(manifest.Preprocessing.ShorterSide);
+        Assert.Null(manifest.MinScore);
         Assert.Equal(ScoreKind.Logits, manifest.Scores);
         Assert.Null(manifest.Head);
         Assert.Equal("labels.txt", manifest.Labels);

@@ -10,23 +10,23 @@ public sealed record PreprocessingSpec
 {
     public required int Width { get; init; }
     public required int Height { get; init; }
-    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
-    public ChannelOrder ChannelOrder { get; init; } = ChannelOrder.Rgb;
-    public PixelScale PixelScale { get; init; } = PixelScale.Unit;
+    public TensorLayout Layout { get; set; } = TensorLayout.Nchw;
+    public ChannelOrder ChannelOrder { get; set; } = ChannelOrder.Rgb;
+    public PixelScale PixelScale { get; set; } = PixelScale.Unit;
 
     /// <summary>
     /// Colour channels the model reads: 3 (default), or 1 for grayscale models such as digit classifiers, which get the
     /// image's luma (ITU-R BT.601); <see cref="ChannelOrder"/> then does not apply.
     /// </summary>
-    public int Channels { get; init; } = 3;
+    public int Channels { get; set; } = 3;
 
     /// <summary>Per-channel mean, in the tensor's channel order, subtracted after scaling (one value, or equal values, apply to every channel).</summary>
-    public IReadOnlyList<float> Mean { get; init; } = [0f, 0f, 0f];
+    public IReadOnlyList<float> Mean { get; set; } = [0f, 0f, 0f];
 
     /// <summary>Per-channel standard deviation, in the tensor's channel order, divided after the mean (one value, or equal values, apply to every channel).</summary>
-    public IReadOnlyList<float> Std { get; init; } = [1f, 1f, 1f];
+    public IReadOnlyList<float> Std { get; set; } = [1f, 1f, 1f];
 
-    public ResizeMode Resize { get; init; } = ResizeMode.Stretch;
+    public ResizeMode Resize { get; set; } = ResizeMode.Stretch;
 
     /// <summary>Convert to grayscale (ITU-R BT.601 luma) before normalising; every channel then holds the same value.</summary>
     public bool Grayscale { get; init; }

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using FunctionApp.Imaging;
 
 namespace FunctionApp.Inference;
@@ -27,7 +28,7 @@ public sealed record ModelManifest
     public required PreprocessingSpec Preprocessing { get; init; }
 
     /// <summary>Whether the final scores are logits (softmax is applied) or already probabilities.</summary>
-    public ScoreKind Scores { get; init; } = ScoreKind.Logits;
+    public ScoreKind Scores { get; set; } = ScoreKind.Logits;
 
     /// <summary>An optional saved ML.NET model that maps the ONNX output (as the <c>Features</c> column) to class scores.</summary>
     public HeadSpec? Head { get; init; }
@@ -39,7 +40,7 @@ public sealed record ModelManifest
     public float? MinScore { get; init; }
 
     /// <summary>A text file with one class label per line, in class-index order.</summary>
-    public string Labels { get; init; } = "labels.txt";
+    public string Labels { get; set; } = "labels.txt";
 
     /// <summary>
     /// For a sliced model (made by <c>slice</c>): the sub-models in the order they run, with the tensors that
@@ -81,9 +82,19 @@ public sealed record ModelManifest
             RespectNullableAnnotations = true,
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+
+        // The manifest's contract comes from source-generated code: built by reflection, it cost about 60 ms of a cold
+        // start's critical path (the first manifest read). Other types written with these options (reports) still
+        // use reflection. Properties with defaults have setters, not init accessors: the generator would otherwise
+        // overwrite their defaults when the JSON leaves them out (dotnet/runtime issue 84484).
+        options.TypeInfoResolver = JsonTypeInfoResolver.Combine(ManifestJsonContext.Default, new DefaultJsonTypeInfoResolver());
         return options;
     }
 }
+
+/// <summary>Source-generated serialization metadata for <c>model.json</c>.</summary>
+[JsonSerializable(typeof(ModelManifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;
 
 public enum ScoreKind
 {
