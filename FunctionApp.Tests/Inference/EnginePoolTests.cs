@@ -234,8 +234,9 @@ public class EnginePoolTests : IDisposable
         await Parallel.ForAsync(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
             Assert.Equal(Means(i, 0, 1), await pool.ScoreAsync(Tensor(i, 0, 1), ct)));
 
-        // Two slots always taken: a run that starts beside another goes to a pooled engine, never past the limit.
-        Assert.InRange(pool.LoneRuns, 0, 199);
+        // The one lone engine is never shared (every caller got its own answer) and the pool stays within its limit;
+        // how many runs found the pool idle depends on timing (this model runs in microseconds).
+        Assert.InRange(pool.LoneRuns, 1, 200);
         Assert.InRange(pool.EngineCount, 1, 2);
     }
 
