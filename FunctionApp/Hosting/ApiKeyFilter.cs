@@ -10,16 +10,9 @@ namespace FunctionApp.Hosting;
 /// Stands in for function keys under <c>serve</c>: when <c>Api:ApiKey</c> is set, key-protected routes need
 /// it in the <c>x-functions-key</c> header or the <c>code</c> query parameter, as Azure Functions accepts keys.
 /// </summary>
-public sealed class ApiKeyFilter(IOptions<ApiOptions> options) : IEndpointFilter
+public sealed class ApiKeyFilter(IOptions<ApiOptions> options)
 {
     private readonly byte[]? _key = string.IsNullOrEmpty(options.Value.ApiKey) ? null : Encoding.UTF8.GetBytes(options.Value.ApiKey);
-
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(next);
-        return Allows(context.HttpContext.Request) ? await next(context) : Unauthorized();
-    }
 
     /// <summary>Whether the request may pass: no key is configured, or it carries the right one.</summary>
     public bool Allows(HttpRequest request)
