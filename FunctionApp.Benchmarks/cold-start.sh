@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 out=artifacts/cold-start
 rm -rf "$out" && mkdir -p "$out"
-dotnet publish FunctionApp -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$out/app" -v quiet -nologo >/dev/null
+dotnet publish FunctionApp -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true -o "$out/app" -v quiet -nologo >/dev/null
 dotnet build FunctionApp.Benchmarks -c Release -v quiet -nologo >/dev/null
 floor_bin=FunctionApp.Benchmarks/bin/Release/net10.0/FunctionApp.Benchmarks
 model="$out/app/models/fashion-resnet18/1/resnet18.onnx"

@@ -4,7 +4,7 @@
 #   mlnet-classic  ASP.NET Core minimal API + the ML.NET samples' pipeline (MLImage -> ResizeImages -> ExtractPixels ->
 #                  ApplyOnnxModel) served from a pool of PredictionEngines (baselines/mlnet-classic)
 #   node-ort       Node.js http + sharp + onnxruntime-node, versions pinned in baselines/node-ort/package-lock.json
-#   app            `FunctionApp serve`, published ReadyToRun
+#   app            `FunctionApp serve`, published self-contained ReadyToRun (one composite image with the framework)
 # Prints, per (model, photo): req/s at each level, p50/p99 latency, peak RSS (VmHWM) of the server process, and the
 # app's ratios to the best baseline; then the cold-start medians (process start to first successful prediction).
 #
@@ -44,7 +44,7 @@ for tool in dotnet curl; do command -v $tool >/dev/null || die "$tool is require
 echo "Publishing the app and building the baselines..." >&2
 if [ -z "${APP_DIR:-}" ]; then
   APP_DIR=$work/app
-  dotnet publish FunctionApp -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$APP_DIR" -nologo >"$work/publish.log" 2>&1 \
+  dotnet publish FunctionApp -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true -o "$APP_DIR" -nologo >"$work/publish.log" 2>&1 \
     || die "publishing the app failed: $work/publish.log"
 fi
 dotnet build FunctionApp.Benchmarks -c Release -nologo >"$work/bench-build.log" 2>&1 || die "building FunctionApp.Benchmarks failed: $work/bench-build.log"
