@@ -333,4 +333,34 @@ public class EnginePoolTests : IDisposable
         Assert.True(lone.AllowSpinning);
         Assert.Equal(intraOpThreads, options.IntraOpThreads);
     }
+
+    [Fact]
+    public async Task GetPipelineAsync_APipelineWarmedWhileItLoaded_CountsItsWarmUpAsTheFirstPrediction()
+    {
+        InferencePipeline? warmed = null;
+        await using var pool = Pool(() =>
+        {
+            warmed = Load();
+            warmed.WarmUp();
+            return warmed;
+        });
+
+        await pool.GetPipelineAsync();
+
+        Assert.NotNull(warmed!.WarmUpTime);
+        Assert.Equal(warmed.WarmUpTime, pool.ColdStart.FirstPredictionTime);
+        Assert.Equal(Means(1, 2, 3), await pool.ScoreAsync(Tensor(1, 2, 3)));
+        Assert.Equal(1, pool.EngineCount);
+    }
+
+    [Fact]
+    public async Task GetPipelineAsync_APipelineNotWarmed_HasNoFirstPredictionUntilOneRuns()
+    {
+        await using var pool = Pool(Load);
+
+        var pipeline = await pool.GetPipelineAsync();
+
+        Assert.Null(pipeline.WarmUpTime);
+        Assert.Null(pool.ColdStart.FirstPredictionTime);
+    }
 }

@@ -58,7 +58,10 @@ public sealed class ModelReadinessCheck(ModelCatalog catalog, EnginePoolRegistry
             var directory = pipeline.Package.Directory;
             if (_verifiedDirectory != directory)
             {
-                await pool.ProbeAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
+                // A pipeline warmed while it loaded has answered once already; another run would only hold up the first
+                // request (which then also gets the warm engine).
+                if (pipeline.WarmUpTime is null)
+                    await pool.ProbeAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
                 _verifiedDirectory = directory;
             }
 

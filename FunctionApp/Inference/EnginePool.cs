@@ -148,6 +148,10 @@ public sealed partial class EnginePool : IAsyncDisposable
                 UpdateFacts(f => f with { State = ModelLoadState.Loaded, LoadTime = loadTime, LoadedAt = DateTimeOffset.UtcNow, LastError = null });
                 LogLoaded(Model, Version, loadTime.TotalMilliseconds);
                 _metrics?.ModelLoaded(Model, Version, loadTime);
+
+                // A pipeline warmed while it loaded (the start-up preload) has made its first prediction already.
+                if (pipeline.WarmUpTime is { } warmUp)
+                    RecordFirstPrediction(warmUp);
                 return pipeline;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

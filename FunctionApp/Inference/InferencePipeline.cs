@@ -273,9 +273,14 @@ public sealed class InferencePipeline : IDisposable
     {
         var engine = CreateEngine();
         var output = new ScoresOutput();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         engine.Predict(new TensorInput { Pixels = new float[Package.Manifest.Preprocessing.TensorLength] }, ref output);
+        WarmUpTime = System.Diagnostics.Stopwatch.GetElapsedTime(start);
         Interlocked.Exchange(ref _warmEngine, engine)?.Dispose();
     }
+
+    /// <summary>How long <see cref="WarmUp"/>'s prediction took; null until one has run, which shows the model answers.</summary>
+    public TimeSpan? WarmUpTime { get; private set; }
 
     /// <summary>Scores many tensors as one <see cref="IDataView"/> through the same transformer. Thread-safe.</summary>
     public IReadOnlyList<float[]> ScoreBatch(IReadOnlyList<float[]> tensors, CancellationToken cancellationToken = default)
