@@ -112,4 +112,58 @@ public class FullOnnxClassifierTests : IDisposable
         await Assert.ThrowsAsync<InvalidInferenceRequestException>(() =>
             classifier.ClassifyAsync(new NamedImage(null, Images.Solid(8, 8, SKColors.Red)), Entry(), topK: 0));
     }
+
+    /// <summary>Services over a models root holding the tiny CNN as a catalogued version.</summary>
+    private (ServiceProvider Services, string Package) CataloguedModel()
+    {
+        var root = _temp.Sub("root");
+        var package = TinyCnn.WritePackage(Path.Combine(root, "tiny-cnn", "1"));
+        var services = TestServices.Create(new Dictionary<string, string?> { ["OnnxRuntime:IntraOpThreads"] = "1", ["Models:Root"] = root });
+        return (services, package);
+    }
+
+    [Fact]
+    public async Task Classify_WhileTheModelLoads_DecodesMeanwhileAndAnswersAsOnceLoaded()
+    {
+        var (services, _) = CataloguedModel();
+        using var owned = services;
+        var classifier = services.GetRequiredService<ImageClassifier>();
+        var image = new NamedImage("red.png", Images.Solid(20, 20, SKColors.Red));
+
+        var cold = await classifier.ClassifyAsync(image, "tiny-cnn", topK: 3);
+        var warm = await classifier.ClassifyAsync(image, "tiny-cnn", topK: 3);
+
+        Assert.Equal(("red", 2), (cold.Images[0].Top![0].Label, cold.Images[0].Top![0].Index));
+        Assert.Equal(RedScore, cold.Images[0].Top![0].Score, 1e-4f);
+        Assert.Equal(warm.Images[0].Top!.Select(t => (t.Label, t.Score)), cold.Images[0].Top!.Select(t => (t.Label, t.Score)));
+    }
+
+    [Fact]
+    public async Task Classify_BadImageWhileTheModelLoads_IsTheImagesErrorAndTheLoadStillServesTheNext()
+    {
+        var (services, _) = CataloguedModel();
+        using var owned = services;
+        var classifier = services.GetRequiredService<ImageClassifier>();
+
+        await Assert.ThrowsAsync<ImageInputException>(() => classifier.ClassifyAsync(new NamedImage("broken", "not an image"u8.ToArray()), "tiny-cnn"));
+        var next = await classifier.ClassifyAsync(new NamedImage("red.png", Images.Solid(8, 8, SKColors.Red)), "tiny-cnn");
+
+        Assert.Equal("red", next.Images[0].Top![0].Label);
+    }
+
+    [Fact]
+    public async Task Classify_WhenTheLoadedPackageDecodesDifferentlyFromTheCatalogsCopy_TheLoadedSpecWins()
+    {
+        var (services, package) = CataloguedModel();
+        using var owned = services;
+        var classifier = services.GetRequiredService<ImageClassifier>();
+        _ = services.GetRequiredService<FunctionApp.Models.ModelCatalog>().Snapshot; // the catalog reads the package as BGR
+
+        // The same version's manifest now says RGB: the pool's load reads that, so the early BGR tensor is not used.
+        var manifest = Path.Combine(package, "model.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"BGR\"", "\"RGB\"", StringComparison.Ordinal));
+        var result = await classifier.ClassifyAsync(new NamedImage(null, Images.Solid(8, 8, SKColors.Red)), "tiny-cnn");
+
+        Assert.Equal("blue", result.Images[0].Top![0].Label);
+    }
 }

@@ -73,21 +73,41 @@ public sealed partial class ImageClassifier(
     private async Task<PredictionResult> ClassifyOnAsync(EnginePool pool, NamedImage image, int k, float? minScore, CancellationToken cancellationToken)
     {
         using var activity = InferenceActivity.Classify(pool.Model, pool.Version, 1);
-        var pipeline = await pool.GetPipelineAsync(cancellationToken);
-        var manifest = pipeline.Package.Manifest;
 
-        float[] tensor;
-        PreprocessTimings prep;
-        try
+        // While the model is still loading (a cold start), the image is decoded meanwhile, by the catalog's copy of the
+        // version's preprocessing spec; the loaded package's spec is what counts, so a different one means decoding again.
+        var early = pool.IsLoaded ? null : catalog.Snapshot.Find(pool.Model, pool.Version)?.Package?.Manifest.Preprocessing;
+        (float[] Tensor, PreprocessTimings Timings)? decoded = null;
+        InferencePipeline pipeline;
+        if (early is null)
         {
-            (tensor, prep) = await preprocessor.PreprocessAsync(image.Data, manifest.Preprocessing, cancellationToken);
+            pipeline = await pool.GetPipelineAsync(cancellationToken);
         }
-        catch (ImageInputException ex)
+        else
         {
-            metrics.Failed(pool.Model, pool.Version, InferenceMetrics.Errors.InvalidImage);
-            activity.Fail(ex);
-            throw;
+            var loading = pool.GetPipelineAsync(cancellationToken).AsTask();
+            try
+            {
+                decoded = await PreprocessAsync(pool, image, early, activity, cancellationToken);
+            }
+            catch
+            {
+                // The load goes on for later callers; its outcome is theirs to see.
+                _ = loading.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
+
+            pipeline = await loading;
         }
+
+        var manifest = pipeline.Package.Manifest;
+        if (decoded is { } ready && !early!.SameAs(manifest.Preprocessing))
+        {
+            TensorBuffers.Return(ready.Tensor);
+            decoded = null;
+        }
+
+        var (tensor, prep) = decoded ?? await PreprocessAsync(pool, image, manifest.Preprocessing, activity, cancellationToken);
 
         metrics.Preprocessed(pool.Model, pool.Version, prep.Decode + prep.Preprocess);
         long start = Stopwatch.GetTimestamp();
@@ -107,6 +127,20 @@ public sealed partial class ImageClassifier(
         var top = ScorePostprocessor.Rank(scores, manifest.Scores, pipeline.Package.Labels, k);
         var timings = new StageTimings(prep.Decode.TotalMilliseconds, prep.Preprocess.TotalMilliseconds, inference.TotalMilliseconds);
         return new PredictionResult(pool.Model, pool.Version, [new ImagePrediction(image.Name, top, timings, LowConfidence: BelowFloor(top, minScore ?? manifest.MinScore))]);
+    }
+
+    private async Task<(float[] Tensor, PreprocessTimings Timings)> PreprocessAsync(EnginePool pool, NamedImage image, PreprocessingSpec spec, Activity? activity, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await preprocessor.PreprocessAsync(image.Data, spec, cancellationToken);
+        }
+        catch (ImageInputException ex)
+        {
+            metrics.Failed(pool.Model, pool.Version, InferenceMetrics.Errors.InvalidImage);
+            activity.Fail(ex);
+            throw;
+        }
     }
 
     /// <summary>

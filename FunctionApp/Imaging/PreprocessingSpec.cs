@@ -37,6 +37,15 @@ public sealed record PreprocessingSpec
     /// </summary>
     public int? ShorterSide { get; init; }
 
+    /// <summary>Whether <paramref name="other"/> turns every image into the same tensor (the lists compared by value).</summary>
+    public bool SameAs(PreprocessingSpec other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return (Width, Height, Layout, ChannelOrder, PixelScale, Channels, Resize, Grayscale, ShorterSide)
+            == (other.Width, other.Height, other.Layout, other.ChannelOrder, other.PixelScale, other.Channels, other.Resize, other.Grayscale, other.ShorterSide)
+            && Mean.SequenceEqual(other.Mean) && Std.SequenceEqual(other.Std);
+    }
+
     [JsonIgnore]
     public int ResizeShorterSide => ShorterSide ?? Math.Max(Width, Height);
 
