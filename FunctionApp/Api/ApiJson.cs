@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using FunctionApp.Classification;
 using System.Text.Json;
 
 namespace FunctionApp.Api;
@@ -20,7 +22,15 @@ public static class ApiJson
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
-        options.MakeReadOnly(populateMissingResolver: true);
+
+        // The prediction answer's contract from source-generated code: built by reflection, the first answer after a
+        // cold start waited for it. Every other type still gets reflection-based metadata.
+        options.TypeInfoResolver = JsonTypeInfoResolver.Combine(ApiJsonContext.Default, new DefaultJsonTypeInfoResolver());
+        options.MakeReadOnly();
         return options;
     }
 }
+
+/// <summary>Source-generated serialization metadata for the prediction answer.</summary>
+[JsonSerializable(typeof(PredictionResult))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;
