@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 out=artifacts/cold-start
 rm -rf "$out" && mkdir -p "$out"
+# ReadyToRun intermediates of another publish mode (composite or not) would be reused as they are.
+rm -rf FunctionApp/obj/Release/net10.0/linux-x64/R2R
 dotnet publish FunctionApp -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true -o "$out/app" -v quiet -nologo >/dev/null
 dotnet build FunctionApp.Benchmarks -c Release -v quiet -nologo >/dev/null
 floor_bin=FunctionApp.Benchmarks/bin/Release/net10.0/FunctionApp.Benchmarks

@@ -16,7 +16,8 @@
 #        IMAGES="A B"      photos to post; default: the 741x500 PNG motorcycle photo from Debian's python3-skimage
 #                          package (fetched with apt-get download) and the same scene as a 1024x768 JPEG (q90).
 #        SERVERS="mlnet-classic node-ort app"   MODELS="light heavy"   COLD_RUNS=5 (0 = skip cold start)
-#        APP_ENV="VAR=value ..."  extra settings for the app;  APP_DIR=DIR  use an already published app.
+#        APP_ENV="VAR=value ..."  extra settings for the app;  APP_DIR=DIR  use an already published app;
+#        APP_PUBLISH=self-contained (default: framework and app in one composite ReadyToRun image) or framework-dependent.
 # Needs the .NET SDK, node + npm, curl and wrk (installed with apt-get when missing).
 # The machine's other work skews absolute figures: compare ratios from one run, and repeat (RUNS) for medians.
 set -uo pipefail
@@ -40,11 +41,21 @@ if ! command -v wrk >/dev/null; then
 fi
 for tool in dotnet curl; do command -v $tool >/dev/null || die "$tool is required"; done
 
-# The app, published ReadyToRun; the benchmark helpers (cold-start floor, JPEG encoder); the baselines.
+# The app, published ReadyToRun (self-contained: one composite image with the framework; APP_PUBLISH=framework-dependent
+# for the app's own ReadyToRun code on the shared framework); the benchmark helpers (cold-start floor, JPEG encoder);
+# the baselines.
 echo "Publishing the app and building the baselines..." >&2
 if [ -z "${APP_DIR:-}" ]; then
   APP_DIR=$work/app
-  dotnet publish FunctionApp -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true -o "$APP_DIR" -nologo >"$work/publish.log" 2>&1 \
+  case "${APP_PUBLISH:-self-contained}" in
+    self-contained) contained=true ;;
+    framework-dependent) contained=false ;;
+    *) die "APP_PUBLISH must be self-contained or framework-dependent" ;;
+  esac
+  rm -rf "$APP_DIR"
+  # ReadyToRun intermediates of another publish mode (composite or not) would be reused as they are.
+  rm -rf FunctionApp/obj/Release/net10.0/linux-x64/R2R
+  dotnet publish FunctionApp -c Release -r linux-x64 --self-contained $contained -p:PublishReadyToRun=true -o "$APP_DIR" -nologo >"$work/publish.log" 2>&1 \
     || die "publishing the app failed: $work/publish.log"
 fi
 dotnet build FunctionApp.Benchmarks -c Release -nologo >"$work/bench-build.log" 2>&1 || die "building FunctionApp.Benchmarks failed: $work/bench-build.log"
