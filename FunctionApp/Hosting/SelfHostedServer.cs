@@ -110,9 +110,10 @@ public static class SelfHostedServer
 
         foreach (var route in ApiRoutes.All)
         {
+            // The pattern as a group would have made it (a leading slash): http.route in metrics and traces says "/api/predict".
             var handler = handlers[route.Name];
             bool open = route.Anonymous;
-            endpoints.MapMethods(route.Template, [route.Method.ToUpperInvariant()], async context =>
+            endpoints.MapMethods("/" + route.Template, [route.Method.ToUpperInvariant()], async context =>
             {
                 var result = open || context.RequestServices.GetRequiredService<ApiKeyFilter>().Allows(context.Request)
                     ? await handler(context)
