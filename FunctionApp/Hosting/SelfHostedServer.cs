@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -29,22 +30,25 @@ public static class SelfHostedServer
     /// </param>
     public static WebApplication Build(string[] args, string? urls = null, Action<WebApplicationBuilder>? configure = null, bool preloadDefaultModel = false)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(urls ?? DefaultUrls);
-
         // Defaults that any other setting overrides: the framework's per-request lines stay out of the console,
         // its warnings and errors and the app's own lines stay in (Logging__LogLevel__Microsoft.AspNetCore=Information brings them back);
         // the default model loads while the server starts, not on the first request (Models__WarmUp=Lazy to defer it).
-        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        var defaults = new Dictionary<string, string?>
         {
-            InitialData = new Dictionary<string, string?>
-            {
-                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
-                ["Models:WarmUp"] = nameof(Models.ModelWarmUp.Eager),
-            },
-        });
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+            ["Models:WarmUp"] = nameof(Models.ModelWarmUp.Eager),
+        };
+
+        // The preload starts before the web host's builder exists, from the settings that say what to load, read as
+        // the builder reads them (these defaults, then the environment, then the command line). Where the host ends up
+        // with other settings (user secrets in Development), it does not take the preload and loads the model itself.
         if (preloadDefaultModel)
-            Models.ModelPreload.Start(builder.Configuration);
+            Models.ModelPreload.Start(new ConfigurationBuilder().AddInMemoryCollection(defaults).AddEnvironmentVariables().AddCommandLine(args).Build());
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(urls ?? DefaultUrls);
+
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = defaults });
         builder.Services.AddServing();
         builder.Services.AddSingleton<ApiKeyFilter>();
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
