@@ -16,10 +16,7 @@ public sealed class WarmUpTests(Xunit.Abstractions.ITestOutputHelper output) : I
     private async Task<JsonElement> NewestVersion(RunningServer server) =>
         await TryNewestVersion(server) ?? throw new Xunit.Sdk.XunitException("/api/models/tiny-cnn did not answer with the model's versions.");
 
-    /// <summary>
-    /// The newest version as /api/models describes it; null when the answer is not the listing, which is written to the
-    /// test's output (seen once just after a server started, under a full parallel test run; its cause is not known).
-    /// </summary>
+    /// <summary>The newest version as /api/models describes it; null, with the answer written to the test output, when it is not the listing.</summary>
     private async Task<JsonElement?> TryNewestVersion(RunningServer server)
     {
         using var response = await server.Client.GetAsync("/api/models/tiny-cnn");
@@ -45,7 +42,8 @@ public sealed class WarmUpTests(Xunit.Abstractions.ITestOutputHelper output) : I
         await using var server = await RunningServer.StartAsync(settings);
 
         await Poll.UntilAsync(
-            async () => (await TryNewestVersion(server))?.GetProperty("coldStart").GetProperty("firstPredictionMs").ValueKind == JsonValueKind.Number,
+            // Null fields are left out of answers: until the warm-up's prediction, firstPredictionMs is absent.
+            async () => (await TryNewestVersion(server)) is { } v && v.GetProperty("coldStart").TryGetProperty("firstPredictionMs", out var ms) && ms.ValueKind == JsonValueKind.Number,
             TimeSpan.FromSeconds(30),
             "the eager warm-up to load the default model and run its trial prediction");
         var version = await NewestVersion(server);
