@@ -13,14 +13,18 @@ public static class AppProcess
         public override string ToString() => $"exit code {ExitCode}{Environment.NewLine}stdout: {Output}{Environment.NewLine}stderr: {Error}";
     }
 
-    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? settings = null, int timeoutSeconds = 120)
+    /// <param name="arguments">The command line.</param>
+    /// <param name="settings">Settings, put in the process's environment.</param>
+    /// <param name="timeoutSeconds">How long it may run.</param>
+    /// <param name="executable">A published app's executable; by default the build beside the tests, run by <c>dotnet</c>.</param>
+    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? settings = null, int timeoutSeconds = 120, string? executable = null)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), .. arguments])
+        var start = new ProcessStartInfo(executable ?? "dotnet", executable is null ? [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), .. arguments] : arguments)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = executable is null ? AppContext.BaseDirectory : Path.GetDirectoryName(executable)!,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;

@@ -21,16 +21,19 @@ public sealed class ServeProcess : IAsyncDisposable
     /// <summary>The process id (what the app's instance name is made of when no Functions instance id is set).</summary>
     public int Id => _process.Id;
 
-    public static async Task<ServeProcess> StartAsync(IDictionary<string, string?> settings)
+    /// <param name="settings">Settings, put in the process's environment.</param>
+    /// <param name="executable">A published app's executable; by default the build beside the tests, run by <c>dotnet</c>.</param>
+    public static async Task<ServeProcess> StartAsync(IDictionary<string, string?> settings, string? executable = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         int port = Azurite.FreePort();
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), "serve", "--urls", $"http://127.0.0.1:{port}"])
+        string[] arguments = ["serve", "--urls", $"http://127.0.0.1:{port}"];
+        var start = new ProcessStartInfo(executable ?? "dotnet", executable is null ? [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), .. arguments] : arguments)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = executable is null ? AppContext.BaseDirectory : Path.GetDirectoryName(executable)!,
         };
         foreach (var (key, value) in settings)
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
