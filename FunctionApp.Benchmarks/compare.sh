@@ -4,7 +4,7 @@
 #   mlnet-classic  ASP.NET Core minimal API + the ML.NET samples' pipeline (MLImage -> ResizeImages -> ExtractPixels ->
 #                  ApplyOnnxModel) served from a pool of PredictionEngines (baselines/mlnet-classic)
 #   node-ort       Node.js http + sharp + onnxruntime-node, versions pinned in baselines/node-ort/package-lock.json
-#   app            `FunctionApp serve`, published self-contained ReadyToRun (one composite image with the framework)
+#   app            `FunctionApp serve`, published self-contained ReadyToRun (the framework trimmed, one composite image with it)
 # Prints, per (model, photo): req/s at each level, p50/p99 latency, peak RSS (VmHWM) of the server process, and the
 # app's ratios to the best baseline; then the cold-start medians (process start to first successful prediction).
 #
