@@ -6,6 +6,10 @@ using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using FunctionApp.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace FunctionApp.Tests.Hosting;
 
@@ -193,6 +197,76 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         var slice = await AppProcess.RunAsync(["slice", "--model", bundled, "--slices", "2", "--out", _temp.Sub("sliced")], executable: _build.Executable, timeoutSeconds: 300);
         Assert.True(slice.ExitCode == 0, slice.ToString());
         Assert.True(File.Exists(Path.Combine(_temp.Sub("sliced"), "model.json")), slice.ToString());
+    }
+
+    /// <summary>
+    /// The worker's own start, as the Functions host launches it: the host's address and ids on the command line. Core
+    /// Tools cannot run here, so a stand-in takes the worker's RPC stream (HTTP/2, the gRPC method the worker calls) and
+    /// answers nothing: what is tried is that the trimmed worker builds its host, reaches the host's channel with its
+    /// ids, and loads and warms the default model meanwhile, without a failure.
+    /// </summary>
+    [Fact]
+    public async Task Worker_StartsConnectsToTheHostAndWarmsTheModel()
+    {
+        int port = Azurite.FreePort();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenLocalhost(port, listen => listen.Protocols = HttpProtocols.Http2));
+        await using var host = builder.Build();
+        var opened = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.MapPost("/AzureFunctionsRpcMessages.FunctionRpc/EventStream", async context =>
+        {
+            context.Response.ContentType = "application/grpc";
+            await context.Response.StartAsync(context.RequestAborted);
+            var first = new byte[4096];
+            int read = await context.Request.Body.ReadAtLeastAsync(first, 5, throwOnEndOfStream: false, context.RequestAborted);
+            opened.TrySetResult(first[..read]);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                // The worker went away.
+            }
+        });
+        await host.StartAsync();
+
+        var output = new StringBuilder();
+        var start = new ProcessStartInfo(_build.Executable, ["--functions-uri", $"http://localhost:{port}/", "--functions-worker-id", "worker-7", "--functions-request-id", "request-9", "--functions-grpc-max-message-length", "2147483647"])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = _build.Output,
+        };
+        start.Environment["Models__WarmUp"] = "Eager";
+        using var worker = Process.Start(start) ?? throw new InvalidOperationException("The worker did not start.");
+        worker.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        worker.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        worker.BeginOutputReadLine();
+        worker.BeginErrorReadLine();
+        try
+        {
+            var message = Encoding.UTF8.GetString(await opened.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("worker-7", message, StringComparison.Ordinal);
+            Assert.Contains("request-9", message, StringComparison.Ordinal);
+            await Poll.UntilAsync(() => Task.FromResult(Logged(output, "Warmed up model fashion-resnet18")), TimeSpan.FromSeconds(60), "the worker to warm its model");
+            Assert.False(worker.HasExited, Logged(output));
+            Assert.DoesNotContain("fail:", Logged(output), StringComparison.Ordinal);
+        }
+        finally
+        {
+            worker.Kill(entireProcessTree: true);
+            await worker.WaitForExitAsync();
+        }
+    }
+
+    private static bool Logged(StringBuilder output, string text) => Logged(output).Contains(text, StringComparison.Ordinal);
+
+    private static string Logged(StringBuilder output)
+    {
+        lock (output)
+            return output.ToString();
     }
 
     private static string? Top(string answer) =>
