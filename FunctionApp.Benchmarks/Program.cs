@@ -8,6 +8,7 @@ using FunctionApp.Benchmarks;
 // dotnet run -c Release --project FunctionApp.Benchmarks -- fairness APP [ENTRIES] [DROPS]  (see fairness.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- scale-out APP IMAGES ENTRIES ROUNDS LAYOUT...  (see scale-out.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- first-prediction URL IMAGE EXE [ARGS...]  (cold start: start EXE, POST IMAGE to URL until 200)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- worker-start EXE worker|serve  (start to a warm model; see cold-start.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- quantized-throughput ROOT NAME FLOAT INT8 IMAGES [ROUNDS]  (see quantize.sh)
 if (args is ["ort-floor", var model, var input])
     return FunctionApp.Benchmarks.OnnxRuntimeFloor.Run(model, input);
@@ -27,6 +28,8 @@ if (args is ["quantized-throughput", var qRoot, var qName, var qFloat, var qInt8
     return await FunctionApp.Benchmarks.QuantizedThroughput.RunAsync(qRoot, qName, qFloat, qInt8, qImages, args.Length > 6 ? int.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture) : 5);
 if (args is ["first-prediction", var fpUrl, var fpImage, var fpExecutable, .. var fpArguments])
     return await FunctionApp.Benchmarks.FirstPrediction.RunAsync(fpUrl, fpImage, fpExecutable, fpArguments);
+if (args is ["worker-start", var wsExecutable, var wsMode and ("worker" or "serve")])
+    return await FunctionApp.Benchmarks.WorkerStart.RunAsync(wsExecutable, wsMode);
 if (args is ["pool-memory", var engines])
     return await FunctionApp.Benchmarks.PoolMemory.RunAsync(int.Parse(engines, System.Globalization.CultureInfo.InvariantCulture));
 

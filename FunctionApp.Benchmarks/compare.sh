@@ -195,14 +195,21 @@ fi
 [ "$COLD_RUNS" -gt 0 ] || exit 0
 now() { date +%s%N; }
 first_png=$(printf '%s\n' $IMAGES | head -1)
-floor=(); serve=()
+#   worker: the Functions worker launched as the host launches it, against a stand-in for the host that takes its RPC
+#           stream (Core Tools cannot run here), timed to its "Warmed up model" line; serve timed the same way beside it.
+floor=(); serve=(); worker=(); serve_warm=()
 for i in $(seq "$COLD_RUNS"); do
   start=$(now); "$bench" ort-floor "$heavy_onnx" Input247 >/dev/null || die "the ONNX Runtime floor failed"; floor+=($(( ($(now) - start) / 1000000 )))
   ms=$(env ${APP_ENV:-} "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
     || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
   serve+=("$ms")
+  ms=$(env ${APP_ENV:-} "$bench" worker-start "$APP_DIR/FunctionApp" worker 2>"$work/worker-start.log") || die "the worker did not warm its model: $work/worker-start.log"
+  worker+=("$ms")
+  ms=$(env ${APP_ENV:-} "$bench" worker-start "$APP_DIR/FunctionApp" serve 2>"$work/serve-start.log") || die "serve did not warm its model: $work/serve-start.log"
+  serve_warm+=("$ms")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-mf=$(median "${floor[@]}"); msv=$(median "${serve[@]}")
+mf=$(median "${floor[@]}"); msv=$(median "${serve[@]}"); mw=$(median "${worker[@]}"); msw=$(median "${serve_warm[@]}")
 echo
 echo "cold start, median of $COLD_RUNS (ms): ONNX Runtime floor $mf [${floor[*]}], serve $msv [${serve[*]}] = $(awk -v a="$msv" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
+echo "start to a warm model, median of $COLD_RUNS (ms): worker (stand-in host) $mw [${worker[*]}] = $(awk -v a="$mw" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor, serve $msw [${serve_warm[*]}]"
