@@ -6,7 +6,8 @@
 #   node-ort       Node.js http + sharp + onnxruntime-node, versions pinned in baselines/node-ort/package-lock.json
 #   app            `FunctionApp serve`, published self-contained ReadyToRun (the framework trimmed, one composite image with it)
 # Prints, per (model, photo): req/s at each level, p50/p99 latency, peak RSS (VmHWM) of the server process, and the
-# app's ratios to the best baseline; then the cold-start medians (process start to first successful prediction).
+# app's ratios to the best baseline; then the cold-start medians (process start to first successful prediction), and
+# the Functions worker's start to a warm model against a stand-in for the host (Core Tools cannot run here).
 #
 # usage: FunctionApp.Benchmarks/compare.sh [SECONDS=10] [LEVELS="1 4"] [RUNS=1]
 # env:   LIGHT_MODEL=DIR   a light ImageNet model package, the version folder holding model.json, its .onnx and labels
