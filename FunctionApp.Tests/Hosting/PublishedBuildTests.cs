@@ -203,7 +203,7 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
     /// The worker's own start, as the Functions host launches it: the host's address and ids on the command line. Core
     /// Tools cannot run here, so a stand-in takes the worker's RPC stream (HTTP/2, the gRPC method the worker calls) and
     /// answers nothing: what is tried is that the trimmed worker builds its host, reaches the host's channel with its
-    /// ids, and loads and warms the default model meanwhile, without a failure.
+    /// worker id, and loads and warms the default model meanwhile, without a failure.
     /// </summary>
     [Fact]
     public async Task Worker_StartsConnectsToTheHostAndWarmsTheModel()
@@ -217,14 +217,23 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         {
             context.Response.ContentType = "application/grpc";
             await context.Response.StartAsync(context.RequestAborted);
-            var first = new byte[4096];
-            int read = await context.Request.Body.ReadAtLeastAsync(first, 5, throwOnEndOfStream: false, context.RequestAborted);
-            opened.TrySetResult(first[..read]);
+            // What the worker sends (gRPC frames of its messages), until its start message with its id has come.
+            var received = new List<byte>();
+            var chunk = new byte[4096];
             try
             {
+                int read;
+                while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+                {
+                    received.AddRange(chunk.AsSpan(0, read));
+                    if (Encoding.UTF8.GetString([.. received]).Contains("worker-7", StringComparison.Ordinal))
+                        opened.TrySetResult([.. received]);
+                }
+
+                opened.TrySetResult([.. received]);
                 await Task.Delay(Timeout.Infinite, context.RequestAborted);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
             {
                 // The worker went away.
             }
@@ -249,7 +258,6 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         {
             var message = Encoding.UTF8.GetString(await opened.Task.WaitAsync(TimeSpan.FromSeconds(60)));
             Assert.Contains("worker-7", message, StringComparison.Ordinal);
-            Assert.Contains("request-9", message, StringComparison.Ordinal);
             await Poll.UntilAsync(() => Task.FromResult(Logged(output, "Warmed up model fashion-resnet18")), TimeSpan.FromSeconds(60), "the worker to warm its model");
             Assert.False(worker.HasExited, Logged(output));
             Assert.DoesNotContain("fail:", Logged(output), StringComparison.Ordinal);
