@@ -20,7 +20,7 @@ public static class WorkerStart
 
     public static async Task<int> RunAsync(string executable, string mode)
     {
-        int port = FreePort();
+        int port = LocalAzurite.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenLocalhost(port, listen => listen.Protocols = HttpProtocols.Http2));
@@ -44,7 +44,7 @@ public static class WorkerStart
 
         string[] arguments = mode == "worker"
             ? ["--functions-uri", $"http://localhost:{port}/", "--functions-worker-id", "bench", "--functions-request-id", "bench", "--functions-grpc-max-message-length", "2147483647"]
-            : ["serve", "--urls", $"http://127.0.0.1:{FreePort()}"];
+            : ["serve", "--urls", $"http://127.0.0.1:{LocalAzurite.FreePort()}"];
         var start = new ProcessStartInfo(executable, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["Models__WarmUp"] = "Eager";
         var warm = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -84,12 +84,5 @@ public static class WorkerStart
             app.Kill(entireProcessTree: true);
             await app.WaitForExitAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

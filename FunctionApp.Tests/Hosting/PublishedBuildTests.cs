@@ -241,14 +241,10 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         await host.StartAsync();
 
         var output = new StringBuilder();
-        var start = new ProcessStartInfo(_build.Executable, ["--functions-uri", $"http://localhost:{port}/", "--functions-worker-id", "worker-7", "--functions-request-id", "request-9", "--functions-grpc-max-message-length", "2147483647"])
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = _build.Output,
-        };
-        start.Environment["Models__WarmUp"] = "Eager";
+        var start = AppProcess.StartInfo(
+            ["--functions-uri", $"http://localhost:{port}/", "--functions-worker-id", "worker-7", "--functions-request-id", "request-9", "--functions-grpc-max-message-length", "2147483647"],
+            new Dictionary<string, string?> { ["Models:WarmUp"] = "Eager" },
+            _build.Executable);
         using var worker = Process.Start(start) ?? throw new InvalidOperationException("The worker did not start.");
         worker.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         worker.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };

@@ -17,7 +17,11 @@ public static class AppProcess
     /// <param name="settings">Settings, put in the process's environment.</param>
     /// <param name="timeoutSeconds">How long it may run.</param>
     /// <param name="executable">A published app's executable; by default the build beside the tests, run by <c>dotnet</c>.</param>
-    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? settings = null, int timeoutSeconds = 120, string? executable = null)
+    /// <summary>
+    /// How the app is started: the build beside the tests through <c>dotnet</c>, or a published app's
+    /// <paramref name="executable"/> in its own folder; settings go into its environment.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IDictionary<string, string?>? settings, string? executable)
     {
         var start = new ProcessStartInfo(executable ?? "dotnet", executable is null ? [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), .. arguments] : arguments)
         {
@@ -28,6 +32,12 @@ public static class AppProcess
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        return start;
+    }
+
+    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? settings = null, int timeoutSeconds = 120, string? executable = null)
+    {
+        var start = StartInfo(arguments, settings, executable);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("The app did not start.");
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

@@ -27,16 +27,7 @@ public sealed class ServeProcess : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         int port = Azurite.FreePort();
-        string[] arguments = ["serve", "--urls", $"http://127.0.0.1:{port}"];
-        var start = new ProcessStartInfo(executable ?? "dotnet", executable is null ? [Path.Combine(AppContext.BaseDirectory, "FunctionApp.dll"), .. arguments] : arguments)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = executable is null ? AppContext.BaseDirectory : Path.GetDirectoryName(executable)!,
-        };
-        foreach (var (key, value) in settings)
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var start = AppProcess.StartInfo(["serve", "--urls", $"http://127.0.0.1:{port}"], settings, executable);
         var process = Process.Start(start) ?? throw new InvalidOperationException("serve did not start.");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
