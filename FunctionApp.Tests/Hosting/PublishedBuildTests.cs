@@ -75,10 +75,18 @@ public sealed class PublishedBuild : IAsyncLifetime, IDisposable
 }
 
 /// <summary>
+/// Publishing takes both cores for about two minutes; tests that time answers or watch memory settle after a burst
+/// would measure the publish too, so these run on their own, after the parallel ones.
+/// </summary>
+[CollectionDefinition(nameof(PublishedBuildAlone), DisableParallelization = true)]
+public sealed class PublishedBuildAlone;
+
+/// <summary>
 /// Every door of the published build: trimming removes what nothing refers to, so what is reached only by reflection
 /// (the trigger engine's bindings, JSON contracts, the Azure SDK's clients) is tried here on the real artifact.
 /// </summary>
 [Trait("Category", "EndToEnd")]
+[Collection(nameof(PublishedBuildAlone))]
 public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncLifetime, IDisposable
 {
     private static readonly string Sneaker = Images.TestData("fashion", "sneaker", "t10k-00009.png");
