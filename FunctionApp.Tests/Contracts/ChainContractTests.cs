@@ -53,6 +53,12 @@ public class ChainContractTests
         await ServeOnEmptyAccount.WaitForJsonAsync(serve.Storage.ChainResults, "leaves/green one.png.json", j => Status(j, "finished") && j.GetProperty("top")[0].GetProperty("label").GetString() == "red");
 
         Assert.Equal(["leaves/green one.png.json", "leaves/notes.txt.json"], await ServeOnEmptyAccount.NamesAsync(serve.Storage.ChainResults));
+        // A finished chain removes its intermediate tensors right after it writes its outcome (in that order, so a
+        // retry after a crash still finds the last tensor): wait for that, then nothing but the states is left.
+        await Poll.UntilAsync(
+            async () => (await ServeOnEmptyAccount.NamesAsync(serve.Storage.Chains)).All(n => n.EndsWith("/state.json", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30),
+            "the finished chains to remove their intermediate tensors");
         Assert.DoesNotContain(await ServeOnEmptyAccount.NamesAsync(serve.Storage.Chains), n => !n.EndsWith("/state.json", StringComparison.Ordinal));
     }
 
