@@ -2,6 +2,7 @@ using FunctionApp.Inference;
 using FunctionApp.Tests.Support;
 using FunctionApp.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -316,6 +317,50 @@ public class EnginePoolTests : IDisposable
 
         Assert.Equal(Means(7, 8, 9), await pool.ScoreAsync(Tensor(7, 8, 9)));
         Assert.Equal(1, pool.LoneRuns);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(60_000, true)]
+    public async Task Registry_AutomaticLoneRunThreads_GivesALoneSessionOnlyToAModelWhoseFirstRunTookLongEnough(int minFirstRunMs, bool tooFast)
+    {
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new InferenceMetrics(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        var runtime = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunMinFirstRunMs = minFirstRunMs, OptimizedModelCacheFolder = _temp.Sub("ort-cache") };
+        Assert.True(runtime.HasLoneSession, "automatic on a machine of two cores or more");
+        var logs = new CapturingLoggerProvider(LogLevel.Information);
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var registry = new EnginePoolRegistry(
+            Options.Create(new EnginePoolOptions { MaxEngines = 2, LoneSessionDelay = TimeSpan.Zero }), Options.Create(runtime), loggers, metrics);
+        var pool = registry.GetPool(new ModelEntry("tiny-cnn", "1", _package));
+
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+
+        if (tooFast)
+        {
+            await Eventually(() => logs.Entries.Any(e => e.Message.Contains("no lone-run session", StringComparison.Ordinal)));
+            Assert.False(pool.LoneSessionLoaded);
+        }
+        else
+        {
+            await Eventually(() => pool.LoneSessionLoaded);
+            Assert.Equal(Means(7, 8, 9), await pool.ScoreAsync(Tensor(7, 8, 9)));
+            Assert.Equal(1, pool.LoneRuns);
+        }
+    }
+
+    [Fact]
+    public void LoneRunThreads_Automatic_IsTheCoresWithTheCacheAndOffWithout()
+    {
+        var automatic = new OnnxRuntimeOptions { IntraOpThreads = 1 };
+
+        Assert.Equal(-1, automatic.LoneRunThreads);
+        Assert.Equal(Environment.ProcessorCount, automatic.EffectiveLoneRunThreads);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), automatic.LoneRunMinFirstRun);
+        Assert.Equal(Environment.ProcessorCount, automatic.ForLoneRuns().IntraOpThreads);
+        Assert.Equal(0, new OnnxRuntimeOptions { IntraOpThreads = 1, CacheOptimizedModels = false }.EffectiveLoneRunThreads);
+        Assert.False(new OnnxRuntimeOptions { IntraOpThreads = 1, CacheOptimizedModels = false }.HasLoneSession);
+        Assert.Equal(TimeSpan.Zero, new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = 2 }.LoneRunMinFirstRun);
     }
 
     [Theory]

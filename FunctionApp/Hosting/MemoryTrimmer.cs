@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Runtime;
 using FunctionApp.Imaging;
+using FunctionApp.Inference;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -47,22 +47,8 @@ public sealed partial class MemoryTrimmer(DecodeBudget decodes, TimeProvider tim
     {
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        if (OperatingSystem.IsLinux())
-        {
-            try
-            {
-                _ = MallocTrim(0);
-            }
-            catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
-            {
-                // Not glibc (musl, for one): its allocator returns memory on its own terms.
-            }
-        }
+        NativeHeap.Trim();
     }
-
-    [DllImport("libc", EntryPoint = "malloc_trim")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int MallocTrim(nuint pad);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Returned {FreedMiB} MiB to the system after a burst of work; {WorkingSetMiB} MiB in use")]
     private partial void LogTrimmed(long freedMiB, long workingSetMiB);

@@ -146,7 +146,7 @@ public sealed partial class EnginePool : IAsyncDisposable
                 var loadTime = Stopwatch.GetElapsedTime(start);
                 _pipeline = pipeline;
                 UpdateFacts(f => f with { State = ModelLoadState.Loaded, LoadTime = loadTime, LoadedAt = DateTimeOffset.UtcNow, LastError = null });
-                LogLoaded(Model, Version, loadTime.TotalMilliseconds);
+                LogLoaded(Model, Version, loadTime.TotalMilliseconds, pipeline.LoadedOptimized ? "the optimized model saved on this machine" : "the model file");
                 _metrics?.ModelLoaded(Model, Version, loadTime);
 
                 // A pipeline warmed while it loaded (the start-up preload) has made its first prediction already.
@@ -248,10 +248,16 @@ public sealed partial class EnginePool : IAsyncDisposable
     }
 
     /// <summary>Loads the lone-run session in the background, <see cref="LoneSession.Delay"/> after the first prediction.</summary>
-    private void StartLoadingLoneSession()
+    private void StartLoadingLoneSession(TimeSpan firstRun)
     {
         if (_lone is null)
             return;
+        if (firstRun < _lone.MinFirstRun)
+        {
+            LogNoLoneSession(Model, Version, firstRun.TotalMilliseconds, _lone.MinFirstRun.TotalMilliseconds);
+            return;
+        }
+
         var token = _loneCancel.Token;
         _loneLoad = Task.Run(async () =>
         {
@@ -276,7 +282,7 @@ public sealed partial class EnginePool : IAsyncDisposable
                 }
 
                 var loadTime = Stopwatch.GetElapsedTime(start);
-                LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds);
+                LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds, pipeline.LoadedOptimized ? "the optimized model saved on this machine" : "the model file");
             }
             catch (OperationCanceledException)
             {
@@ -441,7 +447,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         if (first)
         {
             LogFirstPrediction(Model, Version, elapsed.TotalMilliseconds);
-            StartLoadingLoneSession();
+            StartLoadingLoneSession(elapsed);
         }
     }
 
@@ -458,14 +464,17 @@ public sealed partial class EnginePool : IAsyncDisposable
         _metrics?.Failed(Model, Version, errorType, images);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Model} version {Version} in {LoadMs:F0} ms")]
-    private partial void LogLoaded(string model, string version, double loadMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Model} version {Version} in {LoadMs:F0} ms from {Source}")]
+    private partial void LogLoaded(string model, string version, double loadMs, string source);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not load model {Model} version {Version}: {Reason}")]
     private partial void LogLoadFailed(Exception exception, string model, string version, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded the lone-run session of model {Model} version {Version} ({Threads} threads) in {LoadMs:F0} ms")]
-    private partial void LogLoneLoaded(string model, string version, int threads, double loadMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded the lone-run session of model {Model} version {Version} ({Threads} threads) in {LoadMs:F0} ms from {Source}")]
+    private partial void LogLoneLoaded(string model, string version, int threads, double loadMs, string source);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} version {Version} ran its first prediction in {FirstRunMs:F1} ms, under {MinMs:F0} ms: no lone-run session for it")]
+    private partial void LogNoLoneSession(string model, string version, double firstRunMs, double minMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not load the lone-run session of model {Model} version {Version}; every run uses the pooled engines: {Reason}")]
     private partial void LogLoneFailed(Exception exception, string model, string version, string reason);
@@ -478,6 +487,6 @@ public sealed partial class EnginePool : IAsyncDisposable
 /// A second session of a model version for runs that start while no other run of it is in progress, with
 /// <paramref name="Threads"/> intra-op threads (see <see cref="OnnxRuntimeOptions.LoneRunThreads"/>); loaded by
 /// <paramref name="Load"/>, <paramref name="Delay"/> after the version's first prediction, so that it stays off the
-/// cold start's path.
+/// cold start's path; only when that first prediction took at least <paramref name="MinFirstRun"/>.
 /// </summary>
-public sealed record LoneSession(Func<InferencePipeline> Load, int Threads, TimeSpan Delay);
+public sealed record LoneSession(Func<InferencePipeline> Load, int Threads, TimeSpan Delay, TimeSpan MinFirstRun = default);

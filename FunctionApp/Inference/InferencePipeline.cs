@@ -55,6 +55,9 @@ public sealed class InferencePipeline : IDisposable
 
     public MLContext Context => _ml;
 
+    /// <summary>True when every ONNX stage loaded from the optimized models this machine saved earlier (see <see cref="OptimizedModelCache"/>).</summary>
+    public bool LoadedOptimized { get; private set; }
+
     /// <summary>Loads and validates a package and builds its pipeline.</summary>
     /// <exception cref="ModelPackageException">The package does not match its ONNX graph, head or labels.</exception>
     public static InferencePipeline Create(ModelPackage package, OnnxRuntimeOptions runtime)
@@ -90,6 +93,7 @@ public sealed class InferencePipeline : IDisposable
         var head = StartReadingHead(package);
         var stages = new List<ITransformer>();
         IDataView afterOnnx = empty;
+        bool fromCache = true;
         try
         {
             if (package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime)
@@ -105,22 +109,9 @@ public sealed class InferencePipeline : IDisposable
             // view, whose weights ONNX Runtime reads from the original bytes, it parses kilobytes instead of every weight.
             foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
             {
-                string path = Path.Combine(package.Directory, file);
-                OnnxTransformer stage;
-                using (var view = GraphOnlyModel.Prepare(path))
-                {
-                    try
-                    {
-                        stage = ApplyOnnx(ml, view.Path, inputs, outputs, runtime, afterOnnx);
-                    }
-                    catch (Exception ex) when (view.IsGraphOnly && ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
-                    {
-                        // A model the view does not suit fails (or succeeds) as itself, with its own file in the message.
-                        stage = ApplyOnnx(ml, path, inputs, outputs, runtime, afterOnnx);
-                    }
-                }
-
+                var (stage, cached) = LoadStage(ml, Path.Combine(package.Directory, file), inputs, outputs, runtime, afterOnnx);
                 stages.Add(stage);
+                fromCache &= cached;
                 afterOnnx = stage.Transform(afterOnnx);
             }
         }
@@ -132,7 +123,82 @@ public sealed class InferencePipeline : IDisposable
             throw new ModelPackageException(package.Directory, [$"ONNX Runtime cannot load '{manifest.OnnxFile}': {ex.Message}"]);
         }
 
-        return Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages, head);
+        var pipeline = Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages, head);
+        pipeline.LoadedOptimized = fromCache && stages.OfType<OnnxTransformer>().Any();
+        // Optimizing a graph frees about as much native memory as its weights; glibc would keep it.
+        NativeHeap.Trim();
+        return pipeline;
+    }
+
+    /// <summary>
+    /// One <c>ApplyOnnxModel</c> stage for <paramref name="path"/>: from the optimized model this machine saved for it
+    /// earlier when there is one (see <see cref="OptimizedModelCache"/>), loaded with no further optimization; otherwise
+    /// from the model itself, through its graph-only view, saving the optimized model for next time on the way.
+    /// </summary>
+    private static (OnnxTransformer Stage, bool FromCache) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
+    {
+        var cache = OptimizedModelCache.For(runtime);
+        string? key = null;
+        if (cache is not null)
+        {
+            try
+            {
+                key = OptimizedModelCache.Key(path, runtime.GraphOptimization);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                key = null;
+            }
+        }
+
+        if (cache is not null && key is not null && cache.Find(key) is { } optimized)
+        {
+            try
+            {
+                ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = () => runtime.CreateSessionOptions(Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL) });
+                return (ApplyOnnx(ml, optimized, inputs, outputs, runtime, input), true);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            {
+                // A damaged or foreign entry: load the model itself, and write the entry again.
+                cache.Discard(key);
+            }
+        }
+
+        using var staging = cache is not null && key is not null ? cache.Stage(key) : null;
+        ml.SetOnnxSessionOption(new OnnxSessionOptions
+        {
+            CreateSessionOptions = () =>
+            {
+                var options = runtime.CreateSessionOptions();
+                if (staging is not null)
+                {
+                    staging.SaveInto(options);
+                    // ONNX Runtime warns that a saved optimized model suits only this machine, which is how the cache uses it.
+                    if (runtime.LogLevel is null)
+                        options.LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+                }
+
+                return options;
+            },
+        });
+        OnnxTransformer stage;
+        using (var view = GraphOnlyModel.Prepare(path))
+        {
+            try
+            {
+                stage = ApplyOnnx(ml, view.Path, inputs, outputs, runtime, input);
+            }
+            catch (Exception ex) when (view.IsGraphOnly && ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            {
+                // A model the view does not suit fails (or succeeds) as itself, with its own file in the message; nothing is saved then.
+                ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
+                return (ApplyOnnx(ml, path, inputs, outputs, runtime, input), false);
+            }
+        }
+
+        staging?.Commit();
+        return (stage, false);
     }
 
     private static OnnxTransformer ApplyOnnx(MLContext ml, string modelFile, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input) =>

@@ -1,0 +1,134 @@
+using FunctionApp.Inference;
+using FunctionApp.Tests.Support;
+using Microsoft.ML.OnnxRuntime;
+
+namespace FunctionApp.Tests.Inference;
+
+public sealed class OptimizedModelCacheTests : IDisposable
+{
+    private static readonly string BundledPackage = Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1");
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private OnnxRuntimeOptions Runtime(string? cache = null, bool on = true) =>
+        new() { IntraOpThreads = 1, CacheOptimizedModels = on, OptimizedModelCacheFolder = cache ?? _temp.Sub("cache") };
+
+    private static float[] Score(InferencePipeline pipeline, float seed)
+    {
+        // Not disposed: disposing an ML.NET prediction engine disposes the ONNX session its pipeline shares.
+        var engine = pipeline.CreateEngine();
+        var pixels = new float[3 * 224 * 224];
+        for (int i = 0; i < pixels.Length; i++)
+            pixels[i] = ((i * 31 + (int)(seed * 7)) % 255) - 120f;
+        var output = new ScoresOutput();
+        engine.Predict(new TensorInput { Pixels = pixels }, ref output);
+        return output.Scores;
+    }
+
+    private static string[] Entries(string cache) =>
+        Directory.Exists(cache) ? [.. Directory.GetDirectories(cache).Select(Path.GetFileName).Where(n => !n!.StartsWith('.'))!] : [];
+
+    [Fact]
+    public void Create_Twice_SecondLoadsTheSavedOptimizedModelWithItsWeightsOutsideAndScoresTheSame()
+    {
+        var runtime = Runtime();
+
+        float[] first;
+        using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        {
+            Assert.False(cold.LoadedOptimized);
+            first = Score(cold, 1);
+        }
+
+        var entry = Assert.Single(Entries(runtime.OptimizedModelCacheFolder!));
+        var folder = Path.Combine(runtime.OptimizedModelCacheFolder!, entry);
+        Assert.True(new FileInfo(Path.Combine(folder, OptimizedModelCache.GraphFile)).Length < 1 << 20, "the graph is saved without its weights");
+        Assert.True(new FileInfo(Path.Combine(folder, OptimizedModelCache.WeightsFile)).Length > 40 << 20, "the weights are saved beside it");
+        Assert.Empty(Directory.GetDirectories(runtime.OptimizedModelCacheFolder!, ".staging-*"));
+
+        using var warm = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        Assert.True(warm.LoadedOptimized);
+        var second = Score(warm, 1);
+        Assert.Equal(first.Length, second.Length);
+        for (int i = 0; i < first.Length; i++)
+            Assert.Equal(first[i], second[i], 4);
+        Assert.NotEqual(Score(warm, 2), second);
+    }
+
+    [Theory]
+    [InlineData("graph")]
+    [InlineData("weights")]
+    public void Create_DamagedEntry_LoadsTheModelItselfAndWritesTheEntryAgain(string damaged)
+    {
+        var runtime = Runtime();
+        float[] expected;
+        using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+            expected = Score(first, 3);
+        var folder = Path.Combine(runtime.OptimizedModelCacheFolder!, Assert.Single(Entries(runtime.OptimizedModelCacheFolder!)));
+        if (damaged == "graph")
+            File.WriteAllBytes(Path.Combine(folder, OptimizedModelCache.GraphFile), [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]);
+        else
+            using (var weights = new FileStream(Path.Combine(folder, OptimizedModelCache.WeightsFile), FileMode.Open))
+                weights.SetLength(1000);
+
+        using (var recovered = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        {
+            Assert.False(recovered.LoadedOptimized);
+            Assert.Equal(expected, Score(recovered, 3));
+        }
+
+        using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        Assert.True(again.LoadedOptimized, "the entry was written again");
+        var scores = Score(again, 3);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.Equal(expected[i], scores[i], 4);
+    }
+
+    [Fact]
+    public void Create_CacheFolderCannotBeWritten_LoadsTheModelAsUsual()
+    {
+        var blocked = _temp.Sub("blocked");
+        File.WriteAllText(blocked, "a file where the folder would go");
+
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(blocked));
+
+        Assert.False(pipeline.LoadedOptimized);
+        Assert.Equal(10, Score(pipeline, 4).Length);
+    }
+
+    [Fact]
+    public void Create_CacheOff_WritesNothing()
+    {
+        var runtime = Runtime(on: false);
+
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+
+        Assert.False(again.LoadedOptimized);
+        Assert.False(Directory.Exists(runtime.OptimizedModelCacheFolder));
+    }
+
+    [Fact]
+    public void Key_ChangesWithTheFileTheLevelAndThePath()
+    {
+        var a = _temp.Sub("a.onnx");
+        var b = _temp.Sub("b.onnx");
+        File.WriteAllBytes(a, new byte[100]);
+        File.WriteAllBytes(b, new byte[100]);
+        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        File.SetLastWriteTimeUtc(b, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        var key = OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL);
+
+        Assert.Equal(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
+        Assert.NotEqual(key, OptimizedModelCache.Key(b, GraphOptimizationLevel.ORT_ENABLE_ALL));
+        Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_EXTENDED));
+        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 2, 0, 0, 0, DateTimeKind.Utc));
+        Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
+        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        File.WriteAllBytes(a, new byte[101]);
+        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
+    }
+}
