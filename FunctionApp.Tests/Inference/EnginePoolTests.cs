@@ -339,6 +339,8 @@ public class EnginePoolTests : IDisposable
         if (tooFast)
         {
             await Eventually(() => logs.Entries.Any(e => e.Message.Contains("no lone-run session", StringComparison.Ordinal)));
+            // The optimized model is still saved for later loads, in the background after the first prediction.
+            await Eventually(() => Directory.Exists(runtime.OptimizedModelCacheFolder) && Directory.GetDirectories(runtime.OptimizedModelCacheFolder).Any(d => !Path.GetFileName(d).StartsWith('.')));
             Assert.False(pool.LoneSessionLoaded);
         }
         else
@@ -346,6 +348,8 @@ public class EnginePoolTests : IDisposable
             await Eventually(() => pool.LoneSessionLoaded);
             Assert.Equal(Means(7, 8, 9), await pool.ScoreAsync(Tensor(7, 8, 9)));
             Assert.Equal(1, pool.LoneRuns);
+            // Logged just after the session is in place.
+            await Eventually(() => logs.Entries.Any(e => e.Message.Contains("Loaded the lone-run session", StringComparison.Ordinal) && e.Message.Contains("from the optimized model saved on this machine", StringComparison.Ordinal)));
         }
     }
 

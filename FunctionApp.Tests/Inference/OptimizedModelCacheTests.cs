@@ -31,7 +31,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
         Directory.Exists(cache) ? [.. Directory.GetDirectories(cache).Select(Path.GetFileName).Where(n => !n!.StartsWith('.'))!] : [];
 
     [Fact]
-    public void Create_Twice_SecondLoadsTheSavedOptimizedModelWithItsWeightsOutsideAndScoresTheSame()
+    public void SaveOptimized_ThenCreate_LoadsTheSavedOptimizedModelWithItsWeightsOutsideAndScoresTheSame()
     {
         var runtime = Runtime();
 
@@ -39,7 +39,12 @@ public sealed class OptimizedModelCacheTests : IDisposable
         using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
         {
             Assert.False(cold.LoadedOptimized);
+            Assert.True(cold.HasUnsavedOptimizedModels);
+            Assert.Empty(Entries(runtime.OptimizedModelCacheFolder!));
             first = Score(cold, 1);
+            Assert.Equal(1, cold.SaveOptimized());
+            Assert.False(cold.HasUnsavedOptimizedModels);
+            Assert.Equal(first, Score(cold, 1));
         }
 
         var entry = Assert.Single(Entries(runtime.OptimizedModelCacheFolder!));
@@ -50,6 +55,8 @@ public sealed class OptimizedModelCacheTests : IDisposable
 
         using var warm = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
         Assert.True(warm.LoadedOptimized);
+        Assert.False(warm.HasUnsavedOptimizedModels);
+        Assert.Equal(0, warm.SaveOptimized());
         var second = Score(warm, 1);
         Assert.Equal(first.Length, second.Length);
         for (int i = 0; i < first.Length; i++)
@@ -65,7 +72,11 @@ public sealed class OptimizedModelCacheTests : IDisposable
         var runtime = Runtime();
         float[] expected;
         using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        {
             expected = Score(first, 3);
+            Assert.Equal(1, first.SaveOptimized());
+        }
+
         var folder = Path.Combine(runtime.OptimizedModelCacheFolder!, Assert.Single(Entries(runtime.OptimizedModelCacheFolder!)));
         if (damaged == "graph")
             File.WriteAllBytes(Path.Combine(folder, OptimizedModelCache.GraphFile), [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]);
@@ -77,6 +88,8 @@ public sealed class OptimizedModelCacheTests : IDisposable
         {
             Assert.False(recovered.LoadedOptimized);
             Assert.Equal(expected, Score(recovered, 3));
+            Assert.Empty(Entries(runtime.OptimizedModelCacheFolder!));
+            Assert.Equal(1, recovered.SaveOptimized());
         }
 
         using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
@@ -96,6 +109,8 @@ public sealed class OptimizedModelCacheTests : IDisposable
 
         Assert.False(pipeline.LoadedOptimized);
         Assert.Equal(10, Score(pipeline, 4).Length);
+        Assert.Equal(0, pipeline.SaveOptimized());
+        Assert.Equal(10, Score(pipeline, 4).Length);
     }
 
     [Fact]
@@ -104,6 +119,8 @@ public sealed class OptimizedModelCacheTests : IDisposable
         var runtime = Runtime(on: false);
 
         using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        Assert.False(pipeline.HasUnsavedOptimizedModels);
+        Assert.Equal(0, pipeline.SaveOptimized());
         using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
 
         Assert.False(again.LoadedOptimized);

@@ -55,7 +55,10 @@ public sealed partial class EnginePool : IAsyncDisposable
         _metrics = metrics;
         _slots = new PrioritySlots(_maxEngines);
         _lone = lone;
+        _backgroundDelay = options.LoneSessionDelay;
     }
+
+    private readonly TimeSpan _backgroundDelay;
 
     public string Model { get; }
     public string Version { get; }
@@ -247,42 +250,38 @@ public sealed partial class EnginePool : IAsyncDisposable
         }
     }
 
-    /// <summary>Loads the lone-run session in the background, <see cref="LoneSession.Delay"/> after the first prediction.</summary>
+    /// <summary>
+    /// The work that waits for a version's first prediction, in the background <see cref="EnginePoolOptions.LoneSessionDelay"/>
+    /// later, off the cold start's path: saving the optimized model for later loads (when this load could not read it
+    /// from the cache), then loading the lone-run session (when there is one, and the first run took long enough).
+    /// </summary>
     private void StartLoadingLoneSession(TimeSpan firstRun)
     {
-        if (_lone is null)
-            return;
-        if (firstRun < _lone.MinFirstRun)
-        {
+        var main = _pipeline;
+        bool save = main is { HasUnsavedOptimizedModels: true };
+        bool lone = _lone is not null && firstRun >= _lone.MinFirstRun;
+        if (_lone is not null && !lone)
             LogNoLoneSession(Model, Version, firstRun.TotalMilliseconds, _lone.MinFirstRun.TotalMilliseconds);
+        if (!save && !lone)
             return;
-        }
 
         var token = _loneCancel.Token;
         _loneLoad = Task.Run(async () =>
         {
             try
             {
-                await Task.Delay(_lone.Delay, token);
-                long start = Stopwatch.GetTimestamp();
-                var pipeline = _lone.Load();
-                pipeline.WarmUp();
-                var engine = pipeline.CreateEngine();
-                lock (_loneLock)
+                await Task.Delay(_lone?.Delay ?? _backgroundDelay, token);
+                if (save)
                 {
-                    if (token.IsCancellationRequested)
-                    {
-                        engine.Dispose();
-                        pipeline.Dispose();
-                        return;
-                    }
-
-                    Volatile.Write(ref _lonePipeline, pipeline);
-                    Volatile.Write(ref _loneEngine, engine);
+                    long started = Stopwatch.GetTimestamp();
+                    int saved = main!.SaveOptimized(token);
+                    var took = Stopwatch.GetElapsedTime(started);
+                    if (saved > 0)
+                        LogSavedOptimized(Model, Version, took.TotalMilliseconds);
                 }
 
-                var loadTime = Stopwatch.GetElapsedTime(start);
-                LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds, pipeline.LoadedOptimized ? "the optimized model saved on this machine" : "the model file");
+                if (lone)
+                    LoadLoneSession(token);
             }
             catch (OperationCanceledException)
             {
@@ -290,10 +289,33 @@ public sealed partial class EnginePool : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                // Runs go on as before, on the pooled engines.
+                // The model keeps loading the ordinary way; runs go on as before, on the pooled engines.
                 LogLoneFailed(ex, Model, Version, PublicText.Scrub(ex.Message));
             }
         }, CancellationToken.None);
+    }
+
+    private void LoadLoneSession(CancellationToken token)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var pipeline = _lone!.Load();
+        pipeline.WarmUp();
+        var engine = pipeline.CreateEngine();
+        lock (_loneLock)
+        {
+            if (token.IsCancellationRequested)
+            {
+                engine.Dispose();
+                pipeline.Dispose();
+                return;
+            }
+
+            Volatile.Write(ref _lonePipeline, pipeline);
+            Volatile.Write(ref _loneEngine, engine);
+        }
+
+        var loadTime = Stopwatch.GetElapsedTime(start);
+        LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds, pipeline.LoadedOptimized ? "the optimized model saved on this machine" : "the model file");
     }
 
     /// <summary>
@@ -475,6 +497,9 @@ public sealed partial class EnginePool : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} version {Version} ran its first prediction in {FirstRunMs:F1} ms, under {MinMs:F0} ms: no lone-run session for it")]
     private partial void LogNoLoneSession(string model, string version, double firstRunMs, double minMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Saved model {Model} version {Version} as optimized on this machine, for later loads, in {SaveMs:F0} ms")]
+    private partial void LogSavedOptimized(string model, string version, double saveMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not load the lone-run session of model {Model} version {Version}; every run uses the pooled engines: {Reason}")]
     private partial void LogLoneFailed(Exception exception, string model, string version, string reason);

@@ -55,6 +55,67 @@ public sealed class InferencePipeline : IDisposable
 
     public MLContext Context => _ml;
 
+    private string[] _unsaved = [];
+    private OnnxRuntimeOptions? _runtime;
+
+    /// <summary>Whether some of this pipeline's ONNX files loaded the ordinary way and could be saved to the optimized-model cache.</summary>
+    public bool HasUnsavedOptimizedModels => _unsaved.Length > 0;
+
+    /// <summary>
+    /// Saves the optimized form of every ONNX file this pipeline loaded the ordinary way to the optimized-model cache,
+    /// so that later loads on this machine (a restart, a lone-run session) read it instead. It builds, and drops, one
+    /// ONNX Runtime session per file, so it takes about as long as the model's load and as much memory for that
+    /// while: run it in the background after the first predictions. Returns how many entries it wrote.
+    /// </summary>
+    public int SaveOptimized(CancellationToken cancellationToken = default)
+    {
+        if (_runtime is not { } runtime || OptimizedModelCache.For(runtime) is not { } cache)
+            return 0;
+        int written = 0;
+        foreach (var path in _unsaved)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string key;
+            try
+            {
+                key = OptimizedModelCache.Key(path, runtime.GraphOptimization);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (cache.Find(key) is not null)
+                continue;
+            using var staging = cache.Stage(key);
+            if (staging is null)
+                continue;
+            try
+            {
+                using var view = GraphOnlyModel.Prepare(path);
+                using var options = runtime.CreateSessionOptions();
+                staging.SaveInto(options);
+                // ONNX Runtime warns that a saved optimized model suits only this machine, which is how the cache uses it.
+                if (runtime.LogLevel is null)
+                    options.LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+                using (new Microsoft.ML.OnnxRuntime.InferenceSession(view.Path, options))
+                {
+                }
+
+                if (staging.Commit())
+                    written++;
+            }
+            catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            {
+                // A model ONNX Runtime cannot save (or a view it cannot read): it keeps loading the ordinary way.
+            }
+        }
+
+        _unsaved = [];
+        NativeHeap.Trim();
+        return written;
+    }
+
     /// <summary>True when every ONNX stage loaded from the optimized models this machine saved earlier (see <see cref="OptimizedModelCache"/>).</summary>
     public bool LoadedOptimized { get; private set; }
 
@@ -94,6 +155,7 @@ public sealed class InferencePipeline : IDisposable
         var stages = new List<ITransformer>();
         IDataView afterOnnx = empty;
         bool fromCache = true;
+        var missed = new List<string>();
         try
         {
             if (package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime)
@@ -112,6 +174,8 @@ public sealed class InferencePipeline : IDisposable
                 var (stage, cached) = LoadStage(ml, Path.Combine(package.Directory, file), inputs, outputs, runtime, afterOnnx);
                 stages.Add(stage);
                 fromCache &= cached;
+                if (!cached)
+                    missed.Add(Path.Combine(package.Directory, file));
                 afterOnnx = stage.Transform(afterOnnx);
             }
         }
@@ -125,6 +189,8 @@ public sealed class InferencePipeline : IDisposable
 
         var pipeline = Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages, head);
         pipeline.LoadedOptimized = fromCache && stages.OfType<OnnxTransformer>().Any();
+        pipeline._unsaved = OptimizedModelCache.For(runtime) is null ? [] : [.. missed];
+        pipeline._runtime = runtime;
         // Optimizing a graph frees about as much native memory as its weights; glibc would keep it.
         NativeHeap.Trim();
         return pipeline;
@@ -133,7 +199,8 @@ public sealed class InferencePipeline : IDisposable
     /// <summary>
     /// One <c>ApplyOnnxModel</c> stage for <paramref name="path"/>: from the optimized model this machine saved for it
     /// earlier when there is one (see <see cref="OptimizedModelCache"/>), loaded with no further optimization; otherwise
-    /// from the model itself, through its graph-only view, saving the optimized model for next time on the way.
+    /// from the model itself, through its graph-only view (<see cref="SaveOptimized"/> then saves it for next time, off
+    /// the cold start's path).
     /// </summary>
     private static (OnnxTransformer Stage, bool FromCache) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
     {
@@ -165,40 +232,17 @@ public sealed class InferencePipeline : IDisposable
             }
         }
 
-        using var staging = cache is not null && key is not null ? cache.Stage(key) : null;
-        ml.SetOnnxSessionOption(new OnnxSessionOptions
+        ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
+        using var view = GraphOnlyModel.Prepare(path);
+        try
         {
-            CreateSessionOptions = () =>
-            {
-                var options = runtime.CreateSessionOptions();
-                if (staging is not null)
-                {
-                    staging.SaveInto(options);
-                    // ONNX Runtime warns that a saved optimized model suits only this machine, which is how the cache uses it.
-                    if (runtime.LogLevel is null)
-                        options.LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
-                }
-
-                return options;
-            },
-        });
-        OnnxTransformer stage;
-        using (var view = GraphOnlyModel.Prepare(path))
-        {
-            try
-            {
-                stage = ApplyOnnx(ml, view.Path, inputs, outputs, runtime, input);
-            }
-            catch (Exception ex) when (view.IsGraphOnly && ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
-            {
-                // A model the view does not suit fails (or succeeds) as itself, with its own file in the message; nothing is saved then.
-                ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
-                return (ApplyOnnx(ml, path, inputs, outputs, runtime, input), false);
-            }
+            return (ApplyOnnx(ml, view.Path, inputs, outputs, runtime, input), false);
         }
-
-        staging?.Commit();
-        return (stage, false);
+        catch (Exception ex) when (view.IsGraphOnly && ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            // A model the view does not suit fails (or succeeds) as itself, with its own file in the message.
+            return (ApplyOnnx(ml, path, inputs, outputs, runtime, input), false);
+        }
     }
 
     private static OnnxTransformer ApplyOnnx(MLContext ml, string modelFile, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input) =>
