@@ -100,7 +100,8 @@ public static class GraphOnlyModel
         }
     }
 
-    private static void DeleteFolder(string folder)
+    /// <summary>Deletes a folder and what it holds, if it can; one still in use or already gone is left as it is.</summary>
+    internal static void DeleteFolder(string folder)
     {
         try
         {

@@ -203,16 +203,5 @@ public sealed class OptimizedModelCache(string root)
         }
     }
 
-    private static void DeleteFolder(string folder)
-    {
-        try
-        {
-            if (Directory.Exists(folder))
-                Directory.Delete(folder, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // In use on a system that keeps open files, or already gone.
-        }
-    }
+    private static void DeleteFolder(string folder) => GraphOnlyModel.DeleteFolder(folder);
 }
