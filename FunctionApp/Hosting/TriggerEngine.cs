@@ -54,9 +54,11 @@ public sealed partial class TriggerEngine(IServiceProvider app, IConfiguration c
         logging.AddFilter("Azure.Core", LogLevel.Error);
         logging.AddFilter("Azure.Storage", LogLevel.Error);
         logging.AddFilter("Microsoft.Azure.WebJobs", LogLevel.Warning);
-        logging.AddFilter("Host", LogLevel.Warning);
+        // Filters match categories by prefix, so the dots matter: "Function" alone would silence the app's own
+        // categories (FunctionApp.*) too.
+        logging.AddFilter("Host.", LogLevel.Warning);
         logging.AddFilter("Host.Results", LogLevel.None);
-        logging.AddFilter("Function", LogLevel.Warning);
+        logging.AddFilter("Function.", LogLevel.Warning);
     }
 
     /// <summary>The <c>extensions</c> section of host.json as configuration under <c>AzureWebJobs:extensions</c>.</summary>
