@@ -326,7 +326,7 @@ public class EnginePoolTests : IDisposable
     {
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new InferenceMetrics(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
-        var runtime = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunMinFirstRunMs = minFirstRunMs, OptimizedModelCacheFolder = _temp.Sub("ort-cache") };
+        var runtime = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = -1, LoneRunMinFirstRunMs = minFirstRunMs, OptimizedModelCacheFolder = _temp.Sub("ort-cache") };
         Assert.True(runtime.HasLoneSession, "automatic on a machine of two cores or more");
         var logs = new CapturingLoggerProvider(LogLevel.Information);
         using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
@@ -354,16 +354,16 @@ public class EnginePoolTests : IDisposable
     }
 
     [Fact]
-    public void LoneRunThreads_Automatic_IsTheCoresWithTheCacheAndOffWithout()
+    public void LoneRunThreads_OffByDefault_AutomaticIsTheCoresWithTheCacheAndOffWithout()
     {
-        var automatic = new OnnxRuntimeOptions { IntraOpThreads = 1 };
+        Assert.Equal(0, new OnnxRuntimeOptions().LoneRunThreads);
+        var automatic = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = -1 };
 
-        Assert.Equal(-1, automatic.LoneRunThreads);
         Assert.Equal(Environment.ProcessorCount, automatic.EffectiveLoneRunThreads);
         Assert.Equal(TimeSpan.FromMilliseconds(20), automatic.LoneRunMinFirstRun);
         Assert.Equal(Environment.ProcessorCount, automatic.ForLoneRuns().IntraOpThreads);
-        Assert.Equal(0, new OnnxRuntimeOptions { IntraOpThreads = 1, CacheOptimizedModels = false }.EffectiveLoneRunThreads);
-        Assert.False(new OnnxRuntimeOptions { IntraOpThreads = 1, CacheOptimizedModels = false }.HasLoneSession);
+        Assert.Equal(0, new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = -1, CacheOptimizedModels = false }.EffectiveLoneRunThreads);
+        Assert.False(new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = -1, CacheOptimizedModels = false }.HasLoneSession);
         Assert.Equal(TimeSpan.Zero, new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = 2 }.LoneRunMinFirstRun);
     }
 

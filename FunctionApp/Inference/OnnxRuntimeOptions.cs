@@ -37,8 +37,8 @@ public sealed class OnnxRuntimeOptions
     public OrtLoggingLevel? LogLevel { get; set; }
 
     /// <summary>
-    /// Threads for an inference that starts while no other inference of the same model version is running; 0 turns
-    /// this off, -1 (the default) is automatic: the machine's cores, for a model whose first run took at least
+    /// Threads for an inference that starts while no other inference of the same model version is running; 0 (the
+    /// default) turns this off, -1 is automatic: the machine's cores, for a model whose first run took at least
     /// <see cref="LoneRunMinFirstRunMs"/>, and only while <see cref="CacheOptimizedModels"/> is on. When it is more
     /// than the intra-op threads, each loaded version gets a second ONNX Runtime session with this many threads, loaded
     /// in the background after its first prediction, so that a lone request uses several cores while concurrent ones
@@ -47,7 +47,7 @@ public sealed class OnnxRuntimeOptions
     /// 70 MB more resident, against about 140 MB without the cache).
     /// </summary>
     [Range(-1, 256)]
-    public int LoneRunThreads { get; set; } = -1;
+    public int LoneRunThreads { get; set; }
 
     /// <summary>
     /// With <see cref="LoneRunThreads"/> automatic: how long a model's first run must take for it to get a lone-run
