@@ -29,11 +29,11 @@ public sealed class ServeProcess : IAsyncDisposable
         int port = Azurite.FreePort();
         var start = AppProcess.StartInfo(["serve", "--urls", $"http://127.0.0.1:{port}"], settings, executable);
         var process = Process.Start(start) ?? throw new InvalidOperationException("serve did not start.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var serve = new ServeProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        process.OutputDataReceived += (_, e) => serve.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => serve.Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var serve = new ServeProcess(process, new Uri($"http://127.0.0.1:{port}"));
         await Poll.UntilAsync(async () =>
         {
             if (process.HasExited)
@@ -49,6 +49,37 @@ public sealed class ServeProcess : IAsyncDisposable
             }
         }, TimeSpan.FromSeconds(60), "serve to answer /api/health/live");
         return serve;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
+
+    private void Keep(string? line)
+    {
+        if (line is not null)
+            _output.Enqueue(line);
+    }
+
+    /// <summary>The lines the process has written so far (its log, standard output and error).</summary>
+    public IReadOnlyList<string> Output => [.. _output];
+
+    /// <summary>Waits until a line the process wrote (its log, standard output or error) contains one of <paramref name="texts"/>; returns that text.</summary>
+    public async Task<string> WaitForOutputAsync(TimeSpan timeout, params string[] texts)
+    {
+        string? seen = null;
+        try
+        {
+            await Poll.UntilAsync(() =>
+            {
+                seen = texts.FirstOrDefault(t => _output.Any(line => line.Contains(t, StringComparison.Ordinal)));
+                return Task.FromResult(seen is not null);
+            }, timeout, $"serve to write one of: {string.Join(" | ", texts)}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message} Its last lines:{Environment.NewLine}{string.Join(Environment.NewLine, _output.TakeLast(30))}", ex);
+        }
+
+        return seen!;
     }
 
     /// <summary>The process's resident memory now, as the OS counts it (VmRSS).</summary>
