@@ -1,6 +1,10 @@
 using FunctionApp.Cli;
 using FunctionApp.Hosting;
+using FunctionApp.Inference;
 using Microsoft.Extensions.Hosting;
+
+// Large native blocks (image decodes) on pages of their own, so that memory freed after a burst goes back.
+NativeHeap.MapLargeBlocks();
 
 // The same executable is the Functions worker (launched by the Functions host) and the command line.
 if (!CommandLineApp.IsWorkerLaunch(args))

@@ -54,9 +54,13 @@ public sealed partial class HostileInputTests(ITestOutputHelper output) : IAsync
         using (var ready = await serve.Client.GetAsync("/api/health/ready"))
             Assert.True(ready.IsSuccessStatusCode, "the bundled model loads");
 
-        // Steady state: the model loaded and its engines warmed by concurrent ordinary requests.
+        // Steady state: the model loaded and its engines warmed by concurrent ordinary requests, and what follows a first
+        // prediction in the background (the optimized model saved for later loads, unless it loaded from there) done.
         var warm = HostileCorpus.Build(seed: 7, "fashion-resnet18", "Input247").Where(c => c.Request.Kind == "valid").ToList();
         await RunAsync(port, [.. warm, .. warm, .. warm], parallel: 4);
+        await serve.WaitForOutputAsync(TimeSpan.FromSeconds(60), "as optimized on this machine", "from the optimized model saved on this machine");
+        await RunAsync(port, [.. warm], parallel: 1);
+        await RunAsync(port, [.. warm, .. warm], parallel: 4);
         long steady = serve.ResidentBytes();
 
         var corpus = HostileCorpus.Build(seed: 20261127, "fashion-resnet18", "Input247");
@@ -66,30 +70,39 @@ public sealed partial class HostileInputTests(ITestOutputHelper output) : IAsync
         var answers = await RunAsync(port, corpus, parallel: 8);
         answers.AddRange(await slowRun);
 
-        // The memory cases: 16 clients at once posting a 6000x6000 PNG (allowed by the pixel limit) ...
+        // The memory cases, twice (what the first leaves behind must be reuse, not growth): 16 clients at once posting a
+        // 6000x6000 PNG (allowed by the pixel limit), then a batch of large entries, each under the byte limit,
+        // compressed well but under the bomb ratio; then quiet for a minute, for the memory the load took to go back.
         var huge = Images.Draw(6000, 6000, c => c.Clear(SKColors.Teal));
-        var bigImages = Enumerable.Range(0, 16).Select(i => new HostileCase(RawRequest.Http("memory", $"6000x6000 PNG, client {i}", "POST", HostileCorpus.Predict, "image/png", huge), 200)).ToList();
-        answers.AddRange(await RunAsync(port, bigImages, parallel: 16));
-
-        // ... and a batch of large entries, each under the byte limit, compressed well but under the bomb ratio.
         var account = new BlobServiceClient(_azurite.ConnectionString);
-        await account.GetBlobContainerClient("batches").GetBlobClient("large-entries.zip").UploadAsync(new BinaryData(LargeEntryArchive(entries: 16)));
-        var progress = await ServeOnEmptyAccount.WaitForJsonAsync(account.GetBlobContainerClient("batch-results"), "large-entries.zip/progress.json", j => j.GetProperty("state").GetString() != "running", seconds: 120);
-        long peak = serve.PeakResidentBytes();
+        var archive = new BinaryData(LargeEntryArchive(entries: 16));
+        var rounds = new List<(long Peak, long After)>();
+        var batches = new List<System.Text.Json.JsonElement>();
+        for (int round = 1; round <= 2; round++)
+        {
+            var bigImages = Enumerable.Range(0, 16).Select(i => new HostileCase(RawRequest.Http("memory", $"6000x6000 PNG, round {round}, client {i}", "POST", HostileCorpus.Predict, "image/png", huge), 200)).ToList();
+            answers.AddRange(await RunAsync(port, bigImages, parallel: 16));
+            string name = $"large-entries-{round}.zip";
+            await account.GetBlobContainerClient("batches").GetBlobClient(name).UploadAsync(archive);
+            batches.Add(await ServeOnEmptyAccount.WaitForJsonAsync(account.GetBlobContainerClient("batch-results"), $"{name}/progress.json", j => j.GetProperty("state").GetString() != "running", seconds: 120));
+            long peak = serve.PeakResidentBytes();
+            await Task.Delay(TimeSpan.FromSeconds(60));
+            rounds.Add((peak, serve.ResidentBytes()));
+        }
 
-        // Quiet for a minute: the memory the load took goes back.
-        await Task.Delay(TimeSpan.FromSeconds(60));
-        long after = serve.ResidentBytes();
-
-        output.WriteLine($"{answers.Count} answers; RSS steady {Mib(steady)} MiB, peak {Mib(peak)} MiB, a minute after the load {Mib(after)} MiB");
+        foreach (var line in serve.Output.Where(l => l.Contains("Returned", StringComparison.Ordinal)))
+            output.WriteLine($"  serve: {line.Trim()}");
+        output.WriteLine($"{answers.Count} answers; RSS steady {Mib(steady)} MiB; {string.Join("; ", rounds.Select((r, i) => $"load {i + 1}: peak {Mib(r.Peak)} MiB, a minute after it {Mib(r.After)} MiB"))}");
         foreach (var kind in answers.GroupBy(a => a.Case.Request.Kind).OrderBy(g => g.Key, StringComparer.Ordinal))
             output.WriteLine($"  {kind.Key}: {kind.Count()} requests, statuses {string.Join(" ", kind.GroupBy(a => a.Response.Status).OrderBy(g => g.Key).Select(g => $"{g.Key}x{g.Count()}"))}, slowest {kind.Max(a => a.Response.Elapsed.TotalSeconds):F1} s");
         var failures = answers.Where(a => a.Problem is not null).Select(a => $"{a.Case.Request.Kind}: {a.Case.Request.Description}: {a.Problem}").ToList();
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(40)));
-        Assert.Equal("finished", progress.GetProperty("state").GetString());
-        Assert.Equal(16, progress.GetProperty("done").GetInt32());
-        Assert.True(peak <= MaxPeakRss, $"peak RSS {Mib(peak)} MiB, over {Mib(MaxPeakRss)} MiB");
-        Assert.True(after <= steady * 1.25, $"RSS {Mib(after)} MiB a minute after the load, against {Mib(steady)} MiB before it");
+        Assert.All(batches, progress => Assert.Equal("finished", progress.GetProperty("state").GetString()));
+        Assert.All(batches, progress => Assert.Equal(16, progress.GetProperty("done").GetInt32()));
+        Assert.True(rounds.Max(r => r.Peak) <= MaxPeakRss, $"peak RSS {Mib(rounds.Max(r => r.Peak))} MiB, over {Mib(MaxPeakRss)} MiB");
+        // Comes back after each of the two loads, so what a load leaves behind does not add up.
+        for (int i = 0; i < rounds.Count; i++)
+            Assert.True(rounds[i].After <= steady * 1.25, $"RSS {Mib(rounds[i].After)} MiB a minute after load {i + 1}, against {Mib(steady)} MiB before the loads");
     }
 
     private static long Mib(long bytes) => bytes / (1024 * 1024);

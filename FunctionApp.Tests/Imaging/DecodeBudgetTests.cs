@@ -21,6 +21,24 @@ public class DecodeBudgetTests
     }
 
     [Fact]
+    public async Task Granted_CountsEveryShareGivenOut_AtOnceOrAfterWaiting_AndNothingCancelled()
+    {
+        var budget = Budget(100);
+        var first = await budget.AcquireAsync(60L * 1024 * 1024);
+        var waiting = budget.AcquireAsync(50L * 1024 * 1024).AsTask();
+        using var cancel = new CancellationTokenSource();
+        var cancelled = budget.AcquireAsync(10L * 1024 * 1024, cancel.Token).AsTask();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.Equal(60L * 1024 * 1024, budget.Granted);
+
+        first.Dispose();
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Dispose();
+        Assert.Equal(110L * 1024 * 1024, budget.Granted);
+        Assert.Equal(0, budget.InFlight);
+    }
+
+    [Fact]
     public async Task Acquire_LargerThanTheWholeBudget_GoesThroughAloneAtTheHead()
     {
         var budget = Budget(100);

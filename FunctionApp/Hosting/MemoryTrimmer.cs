@@ -25,22 +25,29 @@ public sealed partial class MemoryTrimmer(DecodeBudget decodes, TimeProvider tim
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        long sinceTrim = GC.GetTotalAllocatedBytes();
+        long sinceTrim = Work();
         long lastCheck = sinceTrim;
         using var timer = new PeriodicTimer(Every, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            long now = GC.GetTotalAllocatedBytes();
+            long now = Work();
             bool quiet = now - lastCheck < QuietBytes && decodes.InFlight == 0;
             lastCheck = now;
             if (!quiet || now - sinceTrim < BurstBytes)
                 continue;
             long before = Environment.WorkingSet;
             Trim();
-            sinceTrim = GC.GetTotalAllocatedBytes();
-            LogTrimmed((before - Environment.WorkingSet) / (1024 * 1024), Environment.WorkingSet / (1024 * 1024));
+            sinceTrim = Work();
+            long managed = GC.GetGCMemoryInfo().TotalCommittedBytes;
+            LogTrimmed((before - Environment.WorkingSet) / (1024 * 1024), Environment.WorkingSet / (1024 * 1024), managed / (1024 * 1024));
         }
     }
+
+    /// <summary>
+    /// What the process has allocated so far, all told: managed bytes, and the decoded pixels (native memory the garbage
+    /// collector does not count), so that a burst of large images counts even when it allocated little managed memory.
+    /// </summary>
+    private long Work() => GC.GetTotalAllocatedBytes() + decodes.Granted;
 
     /// <summary>Compacts the managed heap and returns free memory, managed and native, to the OS.</summary>
     public static void Trim()
@@ -50,6 +57,6 @@ public sealed partial class MemoryTrimmer(DecodeBudget decodes, TimeProvider tim
         NativeHeap.Trim();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Returned {FreedMiB} MiB to the system after a burst of work; {WorkingSetMiB} MiB in use")]
-    private partial void LogTrimmed(long freedMiB, long workingSetMiB);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Returned {FreedMiB} MiB to the system after a burst of work; {WorkingSetMiB} MiB in use, {ManagedMiB} MiB of it by the managed heap")]
+    private partial void LogTrimmed(long freedMiB, long workingSetMiB, long managedMiB);
 }

@@ -14,6 +14,7 @@ public sealed class DecodeBudget(IOptions<ImageLimitsOptions> limits)
     private readonly Queue<(long Bytes, TaskCompletionSource Ready)> _waiting = new();
     private readonly long _capacity = limits.Value.MaxDecodedBytesInFlight;
     private long _inFlight;
+    private long _granted;
 
     public long Capacity => _capacity;
 
@@ -27,6 +28,10 @@ public sealed class DecodeBudget(IOptions<ImageLimitsOptions> limits)
         }
     }
 
+    /// <summary>Bytes of decoded pixels granted since the process started, all told (they are native memory, which the
+    /// garbage collector's own counts do not see).</summary>
+    public long Granted => Interlocked.Read(ref _granted);
+
     /// <summary>Waits until <paramref name="bytes"/> fit (capped at the whole budget), and holds them until the lease is disposed.</summary>
     public async ValueTask<IDisposable> AcquireAsync(long bytes, CancellationToken cancellationToken = default)
     {
@@ -37,6 +42,7 @@ public sealed class DecodeBudget(IOptions<ImageLimitsOptions> limits)
             if (_waiting.Count == 0 && _inFlight + take <= _capacity)
             {
                 _inFlight += take;
+                _granted += take;
                 return new Lease(this, take);
             }
 
@@ -85,6 +91,7 @@ public sealed class DecodeBudget(IOptions<ImageLimitsOptions> limits)
                     break;
                 _waiting.Dequeue();
                 _inFlight += next.Bytes;
+                _granted += next.Bytes;
 
                 // Completed under the lock (its continuations run elsewhere), so a waiter that is cancelled at the
                 // same moment sees either "granted" or "still queued", never neither.
