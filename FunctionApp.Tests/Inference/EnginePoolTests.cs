@@ -192,7 +192,7 @@ public class EnginePoolTests : IDisposable
     private InferencePipeline LoadTwoThreaded() => InferencePipeline.Create(ModelPackage.Open(_package), new OnnxRuntimeOptions { IntraOpThreads = 2 });
 
     private static EnginePool PoolWithLoneSession(Func<InferencePipeline> load, Func<InferencePipeline> loadLone, TimeSpan? delay = null) =>
-        new("tiny-cnn", "1", load, new EnginePoolOptions { MaxEngines = 2 }, NullLogger<EnginePool>.Instance, lone: new LoneSession(loadLone, 2, delay ?? TimeSpan.Zero));
+        new("tiny-cnn", "1", load, new EnginePoolOptions { MaxEngines = 2, LoneSessionDelay = delay ?? TimeSpan.Zero }, NullLogger<EnginePool>.Instance, lone: new LoneSession(loadLone, 2));
 
     /// <summary>What the tiny model answers for <see cref="Tensor"/>: each channel's mean.</summary>
     private static float[] Means(float blue, float green, float red) => [blue, green, red];

@@ -41,6 +41,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private Task _loneLoad = Task.CompletedTask;
     private int _running;
     private long _loneRuns;
+    private readonly TimeSpan _backgroundDelay;
 
     public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null, OnnxRuntimeOptions? runtime = null, LoneSession? lone = null)
     {
@@ -57,8 +58,6 @@ public sealed partial class EnginePool : IAsyncDisposable
         _lone = lone;
         _backgroundDelay = options.LoneSessionDelay;
     }
-
-    private readonly TimeSpan _backgroundDelay;
 
     public string Model { get; }
     public string Version { get; }
@@ -255,7 +254,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     /// later, off the cold start's path: saving the optimized model for later loads (when this load could not read it
     /// from the cache), then loading the lone-run session (when there is one, and the first run took long enough).
     /// </summary>
-    private void StartLoadingLoneSession(TimeSpan firstRun)
+    private void StartAfterFirstPrediction(TimeSpan firstRun)
     {
         var main = _pipeline;
         bool save = main is { HasUnsavedOptimizedModels: true };
@@ -270,7 +269,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         {
             try
             {
-                await Task.Delay(_lone?.Delay ?? _backgroundDelay, token);
+                await Task.Delay(_backgroundDelay, token);
                 if (save)
                 {
                     long started = Stopwatch.GetTimestamp();
@@ -469,7 +468,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         if (first)
         {
             LogFirstPrediction(Model, Version, elapsed.TotalMilliseconds);
-            StartLoadingLoneSession(elapsed);
+            StartAfterFirstPrediction(elapsed);
         }
     }
 
@@ -511,7 +510,7 @@ public sealed partial class EnginePool : IAsyncDisposable
 /// <summary>
 /// A second session of a model version for runs that start while no other run of it is in progress, with
 /// <paramref name="Threads"/> intra-op threads (see <see cref="OnnxRuntimeOptions.LoneRunThreads"/>); loaded by
-/// <paramref name="Load"/>, <paramref name="Delay"/> after the version's first prediction, so that it stays off the
+/// <paramref name="Load"/>, <see cref="EnginePoolOptions.LoneSessionDelay"/> after the version's first prediction, so that it stays off the
 /// cold start's path; only when that first prediction took at least <paramref name="MinFirstRun"/>.
 /// </summary>
-public sealed record LoneSession(Func<InferencePipeline> Load, int Threads, TimeSpan Delay, TimeSpan MinFirstRun = default);
+public sealed record LoneSession(Func<InferencePipeline> Load, int Threads, TimeSpan MinFirstRun = default);

@@ -45,7 +45,7 @@ public sealed class EnginePoolRegistry(
             if (lone && runtime.HasLoneSession && runtime.SliceResidency != SliceResidency.OneAtATime)
             {
                 var loneRuntime = runtime.ForLoneRuns();
-                loneSession = new LoneSession(() => InferencePipeline.Create(Open(), loneRuntime), loneRuntime.EffectiveIntraOpThreads, poolOptions.Value.LoneSessionDelay, runtime.LoneRunMinFirstRun);
+                loneSession = new LoneSession(() => InferencePipeline.Create(Open(), loneRuntime), loneRuntime.EffectiveIntraOpThreads, runtime.LoneRunMinFirstRun);
             }
 
             return new EnginePool(

@@ -75,17 +75,7 @@ public sealed class InferencePipeline : IDisposable
         foreach (var path in _unsaved)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            string key;
-            try
-            {
-                key = OptimizedModelCache.Key(path, runtime.GraphOptimization);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                continue;
-            }
-
-            if (cache.Find(key) is not null)
+            if (OptimizedModelCache.TryKey(path, runtime.GraphOptimization) is not { } key || cache.Find(key) is not null)
                 continue;
             using var staging = cache.Stage(key);
             if (staging is null)
@@ -205,19 +195,7 @@ public sealed class InferencePipeline : IDisposable
     private static (OnnxTransformer Stage, bool FromCache) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
     {
         var cache = OptimizedModelCache.For(runtime);
-        string? key = null;
-        if (cache is not null)
-        {
-            try
-            {
-                key = OptimizedModelCache.Key(path, runtime.GraphOptimization);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                key = null;
-            }
-        }
-
+        string? key = cache is null ? null : OptimizedModelCache.TryKey(path, runtime.GraphOptimization);
         if (cache is not null && key is not null && cache.Find(key) is { } optimized)
         {
             try

@@ -67,6 +67,19 @@ public sealed class OptimizedModelCache(string root)
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32];
     }
 
+    /// <summary><see cref="Key"/>, or null when the model file cannot be read (the model then loads the ordinary way).</summary>
+    public static string? TryKey(string modelPath, GraphOptimizationLevel level)
+    {
+        try
+        {
+            return Key(modelPath, level);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>What chooses the optimized layout: the architecture and the instruction sets the CPU reports.</summary>
     private static readonly Lazy<string> CpuIdentity = new(() =>
     {
