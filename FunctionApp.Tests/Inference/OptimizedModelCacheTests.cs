@@ -13,7 +13,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private OnnxRuntimeOptions Runtime(string? cache = null, bool on = true) =>
-        new() { IntraOpThreads = 1, CacheOptimizedModels = on, OptimizedModelCacheFolder = cache ?? _temp.Sub("cache") };
+        new() { IntraOpThreads = 1, CacheOptimizedModels = on, OptimizedModelCacheFolder = cache ?? _temp.Sub("cache"), PreparedModelsFolder = _temp.Sub("no-prepared-models") };
 
     private static float[] Score(InferencePipeline pipeline, float seed)
     {

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Cli;
 
-/// <summary><c>models import</c>, <c>models list</c>, <c>models validate DIR</c>, <c>models seal DIR</c> and <c>models quantize</c>.</summary>
+/// <summary><c>models import</c>, <c>models list</c>, <c>models validate DIR</c>, <c>models seal DIR</c>, <c>models quantize</c> and <c>models prepare</c>.</summary>
 internal static class ModelsCommand
 {
     public static Command Create()
@@ -65,7 +65,7 @@ internal static class ModelsCommand
             return 0;
         }));
 
-        return new Command("models", "Import, inspect and prepare model packages.") { ModelsImportCommand.Create(), validate, list, seal, ModelsQuantizeCommand.Create() };
+        return new Command("models", "Import, inspect and prepare model packages.") { ModelsImportCommand.Create(), validate, list, seal, ModelsQuantizeCommand.Create(), ModelsPrepareCommand.Create() };
     }
 
     /// <summary>Every problem of a package, one per line, on standard error.</summary>

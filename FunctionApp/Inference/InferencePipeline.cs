@@ -6,6 +6,19 @@ using Onnx;
 
 namespace FunctionApp.Inference;
 
+/// <summary>What a model's ONNX files loaded from, the slowest first.</summary>
+public enum ModelSource
+{
+    /// <summary>The model file itself, optimized as it loaded.</summary>
+    File,
+
+    /// <summary>Its prepared form shipped with the app (see <see cref="PreparedModels"/>).</summary>
+    Prepared,
+
+    /// <summary>The optimized model this machine saved earlier (see <see cref="OptimizedModelCache"/>).</summary>
+    MachineCache,
+}
+
 /// <summary>One preprocessed image: the model's input tensor, flattened.</summary>
 public sealed class TensorInput
 {
@@ -106,8 +119,15 @@ public sealed class InferencePipeline : IDisposable
         return written;
     }
 
+    /// <summary>
+    /// Where the ONNX stages loaded from: <see cref="ModelSource.MachineCache"/> when every one came from the optimized
+    /// models this machine saved earlier, <see cref="ModelSource.Prepared"/> when every one came from there or from its
+    /// prepared form, otherwise <see cref="ModelSource.File"/>.
+    /// </summary>
+    public ModelSource LoadedFrom { get; private set; }
+
     /// <summary>True when every ONNX stage loaded from the optimized models this machine saved earlier (see <see cref="OptimizedModelCache"/>).</summary>
-    public bool LoadedOptimized { get; private set; }
+    public bool LoadedOptimized => LoadedFrom == ModelSource.MachineCache;
 
     /// <summary>Loads and validates a package and builds its pipeline.</summary>
     /// <exception cref="ModelPackageException">The package does not match its ONNX graph, head or labels.</exception>
@@ -144,7 +164,7 @@ public sealed class InferencePipeline : IDisposable
         var head = StartReadingHead(package);
         var stages = new List<ITransformer>();
         IDataView afterOnnx = empty;
-        bool fromCache = true;
+        var loadedFrom = ModelSource.MachineCache;
         var missed = new List<string>();
         try
         {
@@ -161,10 +181,10 @@ public sealed class InferencePipeline : IDisposable
             // view, whose weights ONNX Runtime reads from the original bytes, it parses kilobytes instead of every weight.
             foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
             {
-                var (stage, cached) = LoadStage(ml, Path.Combine(package.Directory, file), inputs, outputs, runtime, afterOnnx);
+                var (stage, from) = LoadStage(ml, Path.Combine(package.Directory, file), inputs, outputs, runtime, afterOnnx);
                 stages.Add(stage);
-                fromCache &= cached;
-                if (!cached)
+                loadedFrom = (ModelSource)Math.Min((int)loadedFrom, (int)from);
+                if (from == ModelSource.File)
                     missed.Add(Path.Combine(package.Directory, file));
                 afterOnnx = stage.Transform(afterOnnx);
             }
@@ -178,7 +198,7 @@ public sealed class InferencePipeline : IDisposable
         }
 
         var pipeline = Finish(package, signature, ml, inputSchema, empty, afterOnnx, stages, head);
-        pipeline.LoadedOptimized = fromCache && stages.OfType<OnnxTransformer>().Any();
+        pipeline.LoadedFrom = stages.OfType<OnnxTransformer>().Any() ? loadedFrom : ModelSource.File;
         pipeline._unsaved = OptimizedModelCache.For(runtime) is null ? [] : [.. missed];
         pipeline._runtime = runtime;
         // Optimizing a graph frees about as much native memory as its weights; glibc would keep it.
@@ -188,11 +208,12 @@ public sealed class InferencePipeline : IDisposable
 
     /// <summary>
     /// One <c>ApplyOnnxModel</c> stage for <paramref name="path"/>: from the optimized model this machine saved for it
-    /// earlier when there is one (see <see cref="OptimizedModelCache"/>), loaded with no further optimization; otherwise
-    /// from the model itself, through its graph-only view (<see cref="SaveOptimized"/> then saves it for next time, off
-    /// the cold start's path).
+    /// earlier when there is one (see <see cref="OptimizedModelCache"/>), loaded with no further optimization; else from
+    /// its prepared form shipped with the app (see <see cref="PreparedModels"/>), with the optimizations for this CPU;
+    /// otherwise from the model itself, through its graph-only view (<see cref="SaveOptimized"/> then saves it for next
+    /// time, off the cold start's path).
     /// </summary>
-    private static (OnnxTransformer Stage, bool FromCache) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
+    private static (OnnxTransformer Stage, ModelSource From) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
     {
         var cache = OptimizedModelCache.For(runtime);
         string? key = cache is null ? null : OptimizedModelCache.TryKey(path, runtime.GraphOptimization);
@@ -201,7 +222,7 @@ public sealed class InferencePipeline : IDisposable
             try
             {
                 ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = () => runtime.CreateSessionOptions(Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL) });
-                return (ApplyOnnx(ml, optimized, inputs, outputs, runtime, input), true);
+                return (ApplyOnnx(ml, optimized, inputs, outputs, runtime, input), ModelSource.MachineCache);
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
@@ -211,15 +232,27 @@ public sealed class InferencePipeline : IDisposable
         }
 
         ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
+        if (PreparedModels.For(runtime)?.Find(path) is { } prepared)
+        {
+            try
+            {
+                return (ApplyOnnx(ml, prepared, inputs, outputs, runtime, input), ModelSource.Prepared);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            {
+                // A damaged prepared form (the folder is the deployment's, so it stays as it is): the model itself loads.
+            }
+        }
+
         using var view = GraphOnlyModel.Prepare(path);
         try
         {
-            return (ApplyOnnx(ml, view.Path, inputs, outputs, runtime, input), false);
+            return (ApplyOnnx(ml, view.Path, inputs, outputs, runtime, input), ModelSource.File);
         }
         catch (Exception ex) when (view.IsGraphOnly && ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
             // A model the view does not suit fails (or succeeds) as itself, with its own file in the message.
-            return (ApplyOnnx(ml, path, inputs, outputs, runtime, input), false);
+            return (ApplyOnnx(ml, path, inputs, outputs, runtime, input), ModelSource.File);
         }
     }
 

@@ -79,6 +79,15 @@ public sealed class OnnxRuntimeOptions
     /// <summary>The cache's folder; unset means <c>functionapp-ort-cache</c> under the system's temporary folder.</summary>
     public string? OptimizedModelCacheFolder { get; set; }
 
+    /// <summary>
+    /// Whether a model that has a prepared form in <see cref="PreparedModelsFolder"/> (see <see cref="PreparedModels"/>)
+    /// loads from it when this machine's optimized-model cache has no entry for it. On by default.
+    /// </summary>
+    public bool UsePreparedModels { get; set; } = true;
+
+    /// <summary>The folder of prepared models; unset means <c>prepared-models</c> beside the app, where the build puts them.</summary>
+    public string? PreparedModelsFolder { get; set; }
+
     public int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
 
     /// <summary>Whether a lone run gets more threads than a concurrent one, and so a session of its own.</summary>

@@ -1,0 +1,213 @@
+using FunctionApp.Cli;
+using FunctionApp.Inference;
+using FunctionApp.Tests.Support;
+
+namespace FunctionApp.Tests.Inference;
+
+public sealed class PreparedModelsTests : IDisposable
+{
+    private static readonly string BundledPackage = Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1");
+    private static readonly string BundledModel = Path.Combine(BundledPackage, "resnet18.onnx");
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private OnnxRuntimeOptions Runtime(string prepared, bool cache = false) => new()
+    {
+        IntraOpThreads = 1,
+        PreparedModelsFolder = prepared,
+        CacheOptimizedModels = cache,
+        OptimizedModelCacheFolder = _temp.Sub("cache"),
+    };
+
+    private static float[] Score(InferencePipeline pipeline)
+    {
+        // Not disposed: disposing an ML.NET prediction engine disposes the ONNX session its pipeline shares.
+        var engine = pipeline.CreateEngine();
+        var pixels = new float[3 * 224 * 224];
+        for (int i = 0; i < pixels.Length; i++)
+            pixels[i] = ((i * 31) % 255) - 120f;
+        var output = new ScoresOutput();
+        engine.Predict(new TensorInput { Pixels = pixels }, ref output);
+        return output.Scores;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.Equal(expected[i], actual[i], 5);
+    }
+
+    [Fact]
+    public void Prepare_BundledModel_WritesTheGraphWithItsWeightsOutsideAndLoadsFromItWithTheSameScores()
+    {
+        var folder = _temp.Sub("prepared");
+        var prepared = new PreparedModels(folder).Prepare(BundledModel);
+
+        Assert.True(prepared.Written);
+        Assert.True(prepared.GraphBytes < 1 << 20, "the graph is written without its weights");
+        Assert.True(prepared.WeightsBytes > 40 << 20, "the weights are written beside it");
+        Assert.Equal(Path.Combine(folder, prepared.Key, PreparedModels.GraphFile), new PreparedModels(folder).Find(BundledModel));
+        Assert.Empty(Directory.GetDirectories(folder, ".staging-*"));
+        Assert.False(new PreparedModels(folder).Prepare(BundledModel).Written, "an entry already there is kept");
+
+        float[] ordinary;
+        using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(_temp.Sub("none"))))
+        {
+            Assert.Equal(ModelSource.File, plain.LoadedFrom);
+            ordinary = Score(plain);
+        }
+
+        using var fast = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder));
+        Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
+        AssertClose(ordinary, Score(fast));
+    }
+
+    [Fact]
+    public void Create_PreparedAndCacheOn_SavesNothingToTheCacheButAnEntryThereWins()
+    {
+        var folder = _temp.Sub("prepared");
+        new PreparedModels(folder).Prepare(BundledModel);
+
+        using (var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder, cache: true)))
+        {
+            // The prepared form is as fast to load on the next start; a second optimized session would double the peak.
+            Assert.Equal(ModelSource.Prepared, pipeline.LoadedFrom);
+            Assert.False(pipeline.HasUnsavedOptimizedModels);
+        }
+
+        float[] expected;
+        using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(_temp.Sub("none"), cache: true)))
+        {
+            Assert.Equal(ModelSource.File, plain.LoadedFrom);
+            expected = Score(plain);
+            Assert.Equal(1, plain.SaveOptimized());
+        }
+
+        using var cached = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder, cache: true));
+        Assert.Equal(ModelSource.MachineCache, cached.LoadedFrom);
+        AssertClose(expected, Score(cached));
+    }
+
+    [Fact]
+    public void Create_DamagedPreparedEntry_LoadsTheModelFileAndLeavesTheFolderAlone()
+    {
+        var folder = _temp.Sub("prepared");
+        var entry = new PreparedModels(folder).Prepare(BundledModel);
+        File.WriteAllBytes(Path.Combine(folder, entry.Key, PreparedModels.GraphFile), [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]);
+
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder));
+
+        Assert.Equal(ModelSource.File, pipeline.LoadedFrom);
+        Assert.Equal(10, Score(pipeline).Length);
+        Assert.True(File.Exists(Path.Combine(folder, entry.Key, PreparedModels.WeightsFile)));
+    }
+
+    [Fact]
+    public void Create_PreparedModelsOff_LoadsTheModelFile()
+    {
+        var folder = _temp.Sub("prepared");
+        new PreparedModels(folder).Prepare(BundledModel);
+        var runtime = Runtime(folder);
+        runtime.UsePreparedModels = false;
+
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+
+        Assert.Equal(ModelSource.File, pipeline.LoadedFrom);
+    }
+
+    [Fact]
+    public void Key_FollowsTheContentNotThePath()
+    {
+        var bytes = new byte[5 << 20];
+        new Random(7).NextBytes(bytes);
+        File.WriteAllBytes(_temp.Sub("a.onnx"), bytes);
+        Directory.CreateDirectory(_temp.Sub("elsewhere"));
+        File.WriteAllBytes(Path.Combine(_temp.Sub("elsewhere"), "b.onnx"), bytes);
+        var key = PreparedModels.Key(_temp.Sub("a.onnx"));
+
+        Assert.Equal(key, PreparedModels.Key(Path.Combine(_temp.Sub("elsewhere"), "b.onnx")));
+        foreach (int at in (int[])[10, bytes.Length / 2, bytes.Length - 10])
+        {
+            var changed = (byte[])bytes.Clone();
+            changed[at] ^= 1;
+            File.WriteAllBytes(_temp.Sub("c.onnx"), changed);
+            Assert.NotEqual(key, PreparedModels.Key(_temp.Sub("c.onnx")));
+        }
+
+        File.WriteAllBytes(_temp.Sub("d.onnx"), bytes[..^1]);
+        Assert.NotEqual(key, PreparedModels.Key(_temp.Sub("d.onnx")));
+
+        // A small file is hashed whole: a change anywhere is a new key.
+        var small = bytes[..(2 << 20)];
+        File.WriteAllBytes(_temp.Sub("e.onnx"), small);
+        var smallKey = PreparedModels.Key(_temp.Sub("e.onnx"));
+        small[1_234_567] ^= 1;
+        File.WriteAllBytes(_temp.Sub("e.onnx"), small);
+        Assert.NotEqual(smallKey, PreparedModels.Key(_temp.Sub("e.onnx")));
+    }
+
+    [Fact]
+    public async Task ModelsPrepare_Root_PreparesEveryPackageAndRemovesEntriesOfModelsNoLongerThere()
+    {
+        var root = _temp.Sub("models");
+        TinyCnn.WritePackage(Path.Combine(root, "tiny-cnn", "1"));
+        var flat = TinyCnn.WritePackage(Path.Combine(root, "tiny-cnn", "2"), flatten: true);
+        var into = _temp.Sub("prepared");
+        Directory.CreateDirectory(Path.Combine(into, "0123456789abcdef0123456789abcdef"));
+
+        var (exit, output, error) = await Run("models", "prepare", root, "--into", into);
+
+        Assert.True(exit == 0, error);
+        Assert.True(output.Contains("tiny-cnn 1: tiny.onnx prepared in", StringComparison.Ordinal), output);
+        Assert.True(output.Contains("2 prepared models in " + into + "; removed 1 of models no longer under " + root, StringComparison.Ordinal), output);
+        var prepared = new PreparedModels(into);
+        Assert.NotNull(prepared.Find(Path.Combine(root, "tiny-cnn", "1", "tiny.onnx")));
+        Assert.NotNull(prepared.Find(Path.Combine(flat, "tiny.onnx")));
+        Assert.Equal(2, Directory.GetDirectories(into).Length);
+
+        var again = await Run("models", "prepare", Path.Combine(root, "tiny-cnn", "1"), "--into", into);
+        Assert.Equal(0, again.Exit);
+        Assert.Contains("tiny-cnn 1: tiny.onnx already prepared", again.Output, StringComparison.Ordinal);
+        Assert.Contains("1 prepared model in " + into, again.Output, StringComparison.Ordinal);
+        Assert.Equal(2, Directory.GetDirectories(into).Length);
+
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(Path.Combine(root, "tiny-cnn", "1")), Runtime(into));
+        Assert.Equal(ModelSource.Prepared, pipeline.LoadedFrom);
+    }
+
+    [Fact]
+    public async Task ModelsPrepare_BrokenPackage_SaysWhichAndKeepsTheOthersEntries()
+    {
+        using var models = new ModelRoot();
+        var into = _temp.Sub("prepared");
+        Directory.CreateDirectory(Path.Combine(into, "0123456789abcdef0123456789abcdef"));
+
+        var (exit, output, error) = await Run("models", "prepare", models.Root, "--into", into);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("error: broken 1: ONNX Runtime cannot load 'tiny.onnx'", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(models.Root, error, StringComparison.Ordinal);
+        Assert.Contains("tiny-cnn 2: tiny.onnx", output, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(into, "0123456789abcdef0123456789abcdef")), "nothing is removed after a failure");
+    }
+
+    [Fact]
+    public async Task ModelsPrepare_MissingFolder_SaysSo()
+    {
+        var (exit, _, error) = await Run("models", "prepare", _temp.Sub("nowhere"), "--into", _temp.Sub("prepared"));
+
+        Assert.Equal(1, exit);
+        Assert.Contains("does not exist", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exit = await CommandLineApp.RunAsync(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+}

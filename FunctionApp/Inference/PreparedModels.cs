@@ -1,0 +1,179 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using Microsoft.ML.OnnxRuntime;
+
+namespace FunctionApp.Inference;
+
+/// <summary>
+/// ONNX models prepared before they are deployed, in a folder shipped with the app (the build prepares every package
+/// under the app's <c>models</c> folder; <c>models prepare</c> does it for any other). A prepared model is the graph
+/// after ONNX Runtime's basic optimizations (constant folding, redundant nodes removed, batch normalization folded
+/// into the convolutions before it), which are the same on every CPU and use only standard ONNX operators, saved with
+/// its weights as page-aligned external data. A new instance, whose <see cref="OptimizedModelCache"/> is empty, loads
+/// it with the remaining, CPU-specific optimizations: for ResNet-18 about half the load time of the original file and
+/// half the memory at its peak, since the weights are mapped from the file instead of parsed and copied, and the
+/// folding is already done.
+/// <para>
+/// An entry is found by the model file's content, not its path, so a package finds its prepared form wherever its
+/// models folder lies: the key is the file's length and a hash of three samples of it (its start, middle and end), which
+/// costs a millisecond where hashing every byte would cost tens. A model version's files do not change; a changed file
+/// (other weights of the same length change the samples too) finds no entry and loads the ordinary way.
+/// </para>
+/// </summary>
+public sealed class PreparedModels(string root)
+{
+    /// <summary>The graph file in an entry; its weights lie beside it in <see cref="WeightsFile"/>.</summary>
+    public const string GraphFile = "model.onnx";
+
+    public const string WeightsFile = "weights.bin";
+
+    /// <summary>The folder the build writes beside the app, and the default one the app reads.</summary>
+    public const string FolderName = "prepared-models";
+
+    /// <summary>Weights smaller than this stay inside the graph file.</summary>
+    private const int MinExternalBytes = 1024;
+
+    /// <summary>Bytes hashed from each of the three places sampled for the key.</summary>
+    private const int SampleBytes = 1 << 20;
+
+    /// <summary>Changes when what a prepared entry holds changes, so that old entries are no longer found.</summary>
+    private const string Format = "prepared-1 basic";
+
+    public string Root { get; } = root;
+
+    /// <summary>The default folder: <see cref="FolderName"/> beside the app.</summary>
+    public static string DefaultRoot => Path.Combine(AppContext.BaseDirectory, FolderName);
+
+    /// <summary>The prepared models <paramref name="runtime"/> asks for, or null when it turns them off.</summary>
+    public static PreparedModels? For(OnnxRuntimeOptions runtime)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        if (!runtime.UsePreparedModels)
+            return null;
+        return new PreparedModels(string.IsNullOrWhiteSpace(runtime.PreparedModelsFolder) ? DefaultRoot : runtime.PreparedModelsFolder);
+    }
+
+    /// <summary>The entry's name for the model file at <paramref name="modelPath"/>: its length and three samples of its bytes.</summary>
+    public static string Key(string modelPath)
+    {
+        using var file = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        long length = file.Length;
+        var hash = new XxHash128();
+        hash.Append(System.Text.Encoding.UTF8.GetBytes(Format));
+        Span<byte> lengthBytes = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(lengthBytes, length);
+        hash.Append(lengthBytes);
+        if (length <= 3L * SampleBytes)
+        {
+            // A small file is hashed whole.
+            hash.Append(file);
+        }
+        else
+        {
+            var sample = new byte[SampleBytes];
+            foreach (long offset in (long[])[0, (length - SampleBytes) / 2, length - SampleBytes])
+            {
+                int filled = 0;
+                while (filled < sample.Length && RandomAccess.Read(file.SafeFileHandle, sample.AsSpan(filled), offset + filled) is var read and > 0)
+                    filled += read;
+                hash.Append(sample.AsSpan(0, filled));
+            }
+        }
+
+        return Convert.ToHexStringLower(hash.GetCurrentHash());
+    }
+
+    /// <summary>The prepared graph for the model file at <paramref name="modelPath"/>, or null when there is none (or the file cannot be read).</summary>
+    public string? Find(string modelPath)
+    {
+        try
+        {
+            if (!Directory.Exists(Root))
+                return null;
+            string graph = Path.Combine(Root, Key(modelPath), GraphFile);
+            return File.Exists(graph) ? graph : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>What <see cref="Prepare"/> did with one model file.</summary>
+    public sealed record Prepared(string Key, bool Written, long GraphBytes, long WeightsBytes);
+
+    /// <summary>
+    /// Prepares the model file at <paramref name="modelPath"/> into this folder, unless an entry for it is there
+    /// already. The entry is written to a staging folder and renamed into place once complete.
+    /// </summary>
+    /// <exception cref="OnnxRuntimeException">ONNX Runtime cannot load the model.</exception>
+    public Prepared Prepare(string modelPath)
+    {
+        string key = Key(modelPath);
+        string target = Path.Combine(Root, key);
+        if (!File.Exists(Path.Combine(target, GraphFile)))
+        {
+            Directory.CreateDirectory(Root);
+            string staging = Path.Combine(Root, $".staging-{Guid.NewGuid():N}");
+            try
+            {
+                Directory.CreateDirectory(staging);
+                using (var view = GraphOnlyModel.Prepare(modelPath))
+                using (var options = new SessionOptions
+                {
+                    GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                    IntraOpNumThreads = 1,
+                    InterOpNumThreads = 1,
+                    // ONNX Runtime warns that a saved optimized model suits only this machine: true of the later levels, not of this one.
+                    LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+                    OptimizedModelFilePath = Path.Combine(staging, GraphFile),
+                })
+                {
+                    options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", WeightsFile);
+                    options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", MinExternalBytes.ToString(CultureInfo.InvariantCulture));
+                    using (new InferenceSession(view.Path, options))
+                    {
+                    }
+                }
+
+                if (!File.Exists(Path.Combine(staging, WeightsFile)))
+                    File.WriteAllBytes(Path.Combine(staging, WeightsFile), []);
+                if (Directory.Exists(target))
+                    GraphOnlyModel.DeleteFolder(target);
+                Directory.Move(staging, target);
+            }
+            finally
+            {
+                GraphOnlyModel.DeleteFolder(staging);
+            }
+
+            return Describe(key, written: true);
+        }
+
+        return Describe(key, written: false);
+    }
+
+    private Prepared Describe(string key, bool written)
+    {
+        string folder = Path.Combine(Root, key);
+        return new Prepared(key, written, new FileInfo(Path.Combine(folder, GraphFile)).Length, new FileInfo(Path.Combine(folder, WeightsFile)).Length);
+    }
+
+    /// <summary>Removes every entry (and staging folder) but those named in <paramref name="keep"/>; returns how many entries went.</summary>
+    public int RemoveAllBut(IReadOnlySet<string> keep)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        if (!Directory.Exists(Root))
+            return 0;
+        int removed = 0;
+        foreach (var folder in new DirectoryInfo(Root).GetDirectories().Where(f => !keep.Contains(f.Name)))
+        {
+            GraphOnlyModel.DeleteFolder(folder.FullName);
+            if (!folder.Name.StartsWith('.'))
+                removed++;
+        }
+
+        return removed;
+    }
+}
