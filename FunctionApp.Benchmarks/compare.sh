@@ -127,16 +127,17 @@ measure() { # server model url image pid
   echo "$1 $2 $(basename "$4") rss $(awk '/VmHWM/{printf "%d", $2/1024}' /proc/$5/status)" >>"$results"
 }
 
-# The app keeps each model as ONNX Runtime optimized it in a cache on the machine's disk (OnnxRuntime:CacheOptimizedModels),
-# which its first start there writes in the background after its first prediction; a deployed instance serves from its
-# later starts, so one start per model primes it (it runs until its log says the optimized model is saved or was used).
+# A model the build did not prepare (the light one, from LIGHT_MODEL) is kept as ONNX Runtime optimized it in a cache on
+# the machine's disk (OnnxRuntime:CacheOptimizedModels), which its first start there writes in the background after its
+# first prediction; a deployed instance serves from its later starts, so one start per model primes it (it runs until
+# its log says the optimized model is saved or was used, or that it loaded the prepared model the build shipped).
 if want app; then
   for model in $MODELS; do
     if [ "$model" = light ]; then name=$light_name; else name=fashion-resnet18; fi
     env Models__Root="$root" Models__Default="$name" ${APP_ENV:-} "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5413 >"$work/app-prime.log" 2>&1 & p=$!
     wait_up http://127.0.0.1:5413/api/health/live && curl -s -o /dev/null --max-time 60 -H 'Content-Type: application/octet-stream' \
       --data-binary @"$(printf '%s\n' $IMAGES | head -1)" "http://127.0.0.1:5413/api/predict?model=$name"
-    for _ in $(seq 300); do grep -q "optimized" "$work/app-prime.log" && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -qE "optimized|prepared" "$work/app-prime.log" && break; sleep 0.1; done
     stop $p
   done
 fi
@@ -212,19 +213,24 @@ now() { date +%s%N; }
 first_png=$(printf '%s\n' $IMAGES | head -1)
 #   worker: the Functions worker launched as the host launches it, against a stand-in for the host that takes its RPC
 #           stream (Core Tools cannot run here), timed to its "Warmed up model" line; serve timed the same way beside it.
-#   serve, first start on the machine: the same with an empty optimized-model cache (a new folder each round).
-# The later starts read the bundled model's optimized-model cache entry, which one start first writes.
+#   serve, first start on the machine: the same with an empty optimized-model cache (a new folder each round); the
+#          bundled model then loads from the prepared form the build shipped, as it does on every start;
+#   serve without the prepared form (OnnxRuntime:UsePreparedModels=false) and with an empty cache: the model file
+#          itself, optimized as it loads, as a build that could not prepare its models would start.
 env ${APP_ENV:-} "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 >"$work/cold-prime.log" 2>&1 & p=$!
 wait_up http://127.0.0.1:5414/api/health/live && curl -s -o /dev/null --max-time 60 -H 'Content-Type: application/octet-stream' \
   --data-binary @"$first_png" http://127.0.0.1:5414/api/predict
-for _ in $(seq 300); do grep -q "optimized" "$work/cold-prime.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -qE "optimized|prepared" "$work/cold-prime.log" && break; sleep 0.1; done
 stop $p
-floor=(); serve=(); worker=(); serve_warm=(); serve_first=()
+floor=(); serve=(); worker=(); serve_warm=(); serve_first=(); serve_file=(); rm -rf "$work"/first-start-cache-* "$work"/file-start-cache-*
 for i in $(seq "$COLD_RUNS"); do
   start=$(now); "$bench" ort-floor "$heavy_onnx" Input247 >/dev/null || die "the ONNX Runtime floor failed"; floor+=($(( ($(now) - start) / 1000000 )))
   ms=$(env ${APP_ENV:-} OnnxRuntime__OptimizedModelCacheFolder="$work/first-start-cache-$i" "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
     || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
   serve_first+=("$ms")
+  ms=$(env ${APP_ENV:-} OnnxRuntime__UsePreparedModels=false OnnxRuntime__OptimizedModelCacheFolder="$work/file-start-cache-$i" "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
+    || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
+  serve_file+=("$ms")
   ms=$(env ${APP_ENV:-} "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
     || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
   serve+=("$ms")
@@ -234,8 +240,9 @@ for i in $(seq "$COLD_RUNS"); do
   serve_warm+=("$ms")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-mf=$(median "${floor[@]}"); msv=$(median "${serve[@]}"); msf=$(median "${serve_first[@]}"); mw=$(median "${worker[@]}"); msw=$(median "${serve_warm[@]}")
+mf=$(median "${floor[@]}"); msv=$(median "${serve[@]}"); msf=$(median "${serve_first[@]}"); msx=$(median "${serve_file[@]}"); mw=$(median "${worker[@]}"); msw=$(median "${serve_warm[@]}")
 echo
 echo "cold start, median of $COLD_RUNS (ms): ONNX Runtime floor $mf [${floor[*]}], serve $msv [${serve[*]}] = $(awk -v a="$msv" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
 echo "cold start on a machine whose optimized-model cache is empty (the first start there), median of $COLD_RUNS (ms): serve $msf [${serve_first[*]}] = $(awk -v a="$msf" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
+echo "cold start from the model file itself (no prepared form, empty cache), median of $COLD_RUNS (ms): serve $msx [${serve_file[*]}] = $(awk -v a="$msx" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
 echo "start to a warm model, median of $COLD_RUNS (ms): worker (stand-in host) $mw [${worker[*]}] = $(awk -v a="$mw" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor, serve $msw [${serve_warm[*]}]"

@@ -117,6 +117,12 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
         Assert.True(properties.GetProperty("System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault").GetBoolean());
         Assert.True(properties.GetProperty("System.StartupHookProvider.IsSupported").GetBoolean());
+
+        // The bundled model ships prepared, found by its content wherever the models folder lies.
+        var prepared = new FunctionApp.Inference.PreparedModels(Path.Combine(_build.Output, FunctionApp.Inference.PreparedModels.FolderName));
+        var graph = prepared.Find(Path.Combine(_build.Output, "models", "fashion-resnet18", "1", "resnet18.onnx"));
+        Assert.NotNull(graph);
+        Assert.True(new FileInfo(Path.Combine(Path.GetDirectoryName(graph)!, FunctionApp.Inference.PreparedModels.WeightsFile)).Length > 40 << 20);
     }
 
     [Fact]
@@ -129,6 +135,9 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         };
         await using var serve = await ServeProcess.StartAsync(settings, _build.Executable);
         var client = serve.Client;
+
+        // A new instance (its temporary folder empty) loads the model in the form the build prepared.
+        await serve.WaitForOutputAsync(TimeSpan.FromSeconds(60), "from the prepared model shipped with the app");
 
         using (var png = new ByteArrayContent(await File.ReadAllBytesAsync(Sneaker)))
         {
