@@ -211,38 +211,49 @@ fi
 [ "$COLD_RUNS" -gt 0 ] || exit 0
 now() { date +%s%N; }
 first_png=$(printf '%s\n' $IMAGES | head -1)
+#   serve, as shipped: with an empty optimized-model cache (a new folder each round), as on a new instance; the bundled
+#          model loads from the prepared form the build shipped (it is then not saved to the cache, so every start of
+#          the bundled model is this one);
+#   serve from the cache: the prepared form off (OnnxRuntime:UsePreparedModels=false), the cache primed by one start
+#          before the rounds: how a model without a prepared form (from blob storage) restarts on the same machine;
+#   serve from the model file: the prepared form off and an empty cache, as a build that could not prepare its models
+#          starts on a new instance;
 #   worker: the Functions worker launched as the host launches it, against a stand-in for the host that takes its RPC
-#           stream (Core Tools cannot run here), timed to its "Warmed up model" line; serve timed the same way beside it.
-#   serve, first start on the machine: the same with an empty optimized-model cache (a new folder each round); the
-#          bundled model then loads from the prepared form the build shipped, as it does on every start;
-#   serve without the prepared form (OnnxRuntime:UsePreparedModels=false) and with an empty cache: the model file
-#          itself, optimized as it loads, as a build that could not prepare its models would start.
-env ${APP_ENV:-} "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 >"$work/cold-prime.log" 2>&1 & p=$!
+#           stream (Core Tools cannot run here), timed to its "Warmed up model" line, as shipped (empty cache); serve
+#           timed the same way beside it.
+# Every run names its cache folder, so that entries other runs left in the default one cannot change the result.
+primed="$work/primed-cache"; rm -rf "$primed" "$work"/empty-cache-*
+env ${APP_ENV:-} OnnxRuntime__UsePreparedModels=false OnnxRuntime__OptimizedModelCacheFolder="$primed" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 >"$work/cold-prime.log" 2>&1 & p=$!
 wait_up http://127.0.0.1:5414/api/health/live && curl -s -o /dev/null --max-time 60 -H 'Content-Type: application/octet-stream' \
   --data-binary @"$first_png" http://127.0.0.1:5414/api/predict
-for _ in $(seq 300); do grep -qE "optimized|prepared" "$work/cold-prime.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "as optimized on this machine" "$work/cold-prime.log" && break; sleep 0.1; done
 stop $p
-floor=(); serve=(); worker=(); serve_warm=(); serve_first=(); serve_file=(); rm -rf "$work"/first-start-cache-* "$work"/file-start-cache-*
+grep -q "as optimized on this machine" "$work/cold-prime.log" || die "the priming start saved no optimized model: $work/cold-prime.log"
+env ${APP_ENV:-} OnnxRuntime__OptimizedModelCacheFolder="$work/empty-cache-check" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 >"$work/cold-check.log" 2>&1 & p=$!
+for _ in $(seq 300); do grep -q "Loaded model" "$work/cold-check.log" && break; sleep 0.1; done
+stop $p
+grep -q "from the prepared model shipped with the app" "$work/cold-check.log" || die "the published app did not load the prepared model: $work/cold-check.log"
+first() { # first-prediction of serve with the given settings; prints milliseconds
+  env ${APP_ENV:-} "$@" "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log" \
+    || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
+}
+floor=(); shipped=(); cached=(); from_file=(); worker=(); serve_warm=()
 for i in $(seq "$COLD_RUNS"); do
   start=$(now); "$bench" ort-floor "$heavy_onnx" Input247 >/dev/null || die "the ONNX Runtime floor failed"; floor+=($(( ($(now) - start) / 1000000 )))
-  ms=$(env ${APP_ENV:-} OnnxRuntime__OptimizedModelCacheFolder="$work/first-start-cache-$i" "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
-    || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
-  serve_first+=("$ms")
-  ms=$(env ${APP_ENV:-} OnnxRuntime__UsePreparedModels=false OnnxRuntime__OptimizedModelCacheFolder="$work/file-start-cache-$i" "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
-    || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
-  serve_file+=("$ms")
-  ms=$(env ${APP_ENV:-} "$bench" first-prediction http://127.0.0.1:5414/api/predict "$first_png" "$APP_DIR/FunctionApp" serve --urls http://127.0.0.1:5414 2>"$work/cold.log") \
-    || die "serve gave no successful prediction during the cold-start run: $work/cold.log"
-  serve+=("$ms")
-  ms=$(env ${APP_ENV:-} "$bench" worker-start "$APP_DIR/FunctionApp" worker 2>"$work/worker-start.log") || die "the worker did not warm its model: $work/worker-start.log"
+  ms=$(first OnnxRuntime__OptimizedModelCacheFolder="$work/empty-cache-s$i") || exit 2; shipped+=("$ms")
+  ms=$(first OnnxRuntime__UsePreparedModels=false OnnxRuntime__OptimizedModelCacheFolder="$primed") || exit 2; cached+=("$ms")
+  ms=$(first OnnxRuntime__UsePreparedModels=false OnnxRuntime__OptimizedModelCacheFolder="$work/empty-cache-f$i") || exit 2; from_file+=("$ms")
+  ms=$(env ${APP_ENV:-} OnnxRuntime__OptimizedModelCacheFolder="$work/empty-cache-w$i" "$bench" worker-start "$APP_DIR/FunctionApp" worker 2>"$work/worker-start.log") || die "the worker did not warm its model: $work/worker-start.log"
   worker+=("$ms")
-  ms=$(env ${APP_ENV:-} "$bench" worker-start "$APP_DIR/FunctionApp" serve 2>"$work/serve-start.log") || die "serve did not warm its model: $work/serve-start.log"
+  ms=$(env ${APP_ENV:-} OnnxRuntime__OptimizedModelCacheFolder="$work/empty-cache-v$i" "$bench" worker-start "$APP_DIR/FunctionApp" serve 2>"$work/serve-start.log") || die "serve did not warm its model: $work/serve-start.log"
   serve_warm+=("$ms")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-mf=$(median "${floor[@]}"); msv=$(median "${serve[@]}"); msf=$(median "${serve_first[@]}"); msx=$(median "${serve_file[@]}"); mw=$(median "${worker[@]}"); msw=$(median "${serve_warm[@]}")
+mf=$(median "${floor[@]}"); ms1=$(median "${shipped[@]}"); ms2=$(median "${cached[@]}"); ms3=$(median "${from_file[@]}"); mw=$(median "${worker[@]}"); msw=$(median "${serve_warm[@]}")
+ratio() { awk -v a="$1" -v b="$mf" 'BEGIN {printf "%.2f", a/b}'; }
 echo
-echo "cold start, median of $COLD_RUNS (ms): ONNX Runtime floor $mf [${floor[*]}], serve $msv [${serve[*]}] = $(awk -v a="$msv" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
-echo "cold start on a machine whose optimized-model cache is empty (the first start there), median of $COLD_RUNS (ms): serve $msf [${serve_first[*]}] = $(awk -v a="$msf" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
-echo "cold start from the model file itself (no prepared form, empty cache), median of $COLD_RUNS (ms): serve $msx [${serve_file[*]}] = $(awk -v a="$msx" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor"
-echo "start to a warm model, median of $COLD_RUNS (ms): worker (stand-in host) $mw [${worker[*]}] = $(awk -v a="$mw" -v b="$mf" 'BEGIN {printf "%.2f", a/b}')x the floor, serve $msw [${serve_warm[*]}]"
+echo "cold start, median of $COLD_RUNS (ms): ONNX Runtime floor $mf [${floor[*]}]"
+echo "  serve as shipped (empty cache, the prepared model): $ms1 [${shipped[*]}] = $(ratio "$ms1")x the floor"
+echo "  serve from the optimized-model cache: $ms2 [${cached[*]}] = $(ratio "$ms2")x the floor"
+echo "  serve from the model file (no prepared model, empty cache): $ms3 [${from_file[*]}] = $(ratio "$ms3")x the floor"
+echo "start to a warm model, as shipped, median of $COLD_RUNS (ms): worker (stand-in host) $mw [${worker[*]}] = $(ratio "$mw")x the floor, serve $msw [${serve_warm[*]}]"

@@ -128,24 +128,46 @@ public sealed class OptimizedModelCacheTests : IDisposable
     }
 
     [Fact]
-    public void Key_ChangesWithTheFileTheLevelAndThePath()
+    public void Key_ChangesWithTheContentTheLevelAndTheWriteTimeButNotThePath()
     {
         var a = _temp.Sub("a.onnx");
-        var b = _temp.Sub("b.onnx");
-        File.WriteAllBytes(a, new byte[100]);
-        File.WriteAllBytes(b, new byte[100]);
-        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
-        File.SetLastWriteTimeUtc(b, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        Directory.CreateDirectory(_temp.Sub("elsewhere"));
+        var b = Path.Combine(_temp.Sub("elsewhere"), "b.onnx");
+        var c = _temp.Sub("c.onnx");
+        var time = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        void Write(string path, byte[] bytes)
+        {
+            File.WriteAllBytes(path, bytes);
+            File.SetLastWriteTimeUtc(path, time);
+        }
+
+        Write(a, new byte[100]);
+        Write(b, new byte[100]);
         var key = OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL);
 
         Assert.Equal(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
-        Assert.NotEqual(key, OptimizedModelCache.Key(b, GraphOptimizationLevel.ORT_ENABLE_ALL));
+        Assert.Equal(key, OptimizedModelCache.Key(b, GraphOptimizationLevel.ORT_ENABLE_ALL));
         Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_EXTENDED));
-        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 2, 0, 0, 0, DateTimeKind.Utc));
+        Write(c, [.. new byte[99], 1]);
+        Assert.NotEqual(key, OptimizedModelCache.Key(c, GraphOptimizationLevel.ORT_ENABLE_ALL));
+        Write(c, new byte[101]);
+        Assert.NotEqual(key, OptimizedModelCache.Key(c, GraphOptimizationLevel.ORT_ENABLE_ALL));
+        File.SetLastWriteTimeUtc(a, time.AddDays(1));
         Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
-        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
-        File.WriteAllBytes(a, new byte[101]);
-        File.SetLastWriteTimeUtc(a, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
-        Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
+    }
+
+    [Fact]
+    public void Create_SameModelThroughAnotherPath_FindsTheEntry()
+    {
+        var runtime = Runtime();
+        using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+            Assert.Equal(1, first.SaveOptimized());
+
+        // The package reached through a symbolic link, as a models root made of links in a temporary folder is.
+        var link = _temp.Sub("linked-package");
+        Directory.CreateSymbolicLink(link, BundledPackage);
+        using var again = InferencePipeline.Create(ModelPackage.Open(link), runtime);
+
+        Assert.True(again.LoadedOptimized);
     }
 }

@@ -15,8 +15,9 @@ namespace FunctionApp.Inference;
 /// reload, not private memory, and no optimizing happens at all.
 /// <para>
 /// The optimized graph depends on the CPU (its instruction sets choose the layout), the ONNX Runtime version and the
-/// optimization level, so an entry is keyed by those and by the model file's full path, length and last write time: a
-/// model version's files do not change, and a changed file is a new entry. An entry is written to a staging folder
+/// optimization level, so an entry is keyed by those and by the model file's content (its <see cref="ModelFingerprint"/>)
+/// and last write time: a model version's files do not change, a changed file is a new entry, and the same file reached
+/// through another path (a symbolic link, a models root in a new temporary folder) finds its entry. An entry is written to a staging folder
 /// and renamed into place once complete, so a reader never sees half of one, and two processes writing the same entry
 /// at once both succeed. Anything that goes wrong with the cache (a full disk, a folder that cannot be written, an
 /// entry that does not load) only means the model loads the ordinary way.
@@ -56,11 +57,9 @@ public sealed class OptimizedModelCache(string root)
     /// <summary>The entry's name for <paramref name="modelPath"/> optimized at <paramref name="level"/> on this machine.</summary>
     public static string Key(string modelPath, GraphOptimizationLevel level)
     {
-        var file = new FileInfo(Path.GetFullPath(modelPath));
         var identity = string.Join('\n',
-            file.FullName,
-            file.Length.ToString(CultureInfo.InvariantCulture),
-            file.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture),
+            ModelFingerprint.Of(modelPath),
+            File.GetLastWriteTimeUtc(modelPath).Ticks.ToString(CultureInfo.InvariantCulture),
             level.ToString(),
             OrtEnv.Instance().GetVersionString(),
             CpuIdentity.Value);

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
 using Microsoft.ML.OnnxRuntime;
@@ -15,10 +14,9 @@ namespace FunctionApp.Inference;
 /// half the memory at its peak, since the weights are mapped from the file instead of parsed and copied, and the
 /// folding is already done.
 /// <para>
-/// An entry is found by the model file's content, not its path, so a package finds its prepared form wherever its
-/// models folder lies: the key is the file's length and a hash of three samples of it (its start, middle and end), which
-/// costs a millisecond where hashing every byte would cost tens. A model version's files do not change; a changed file
-/// (other weights of the same length change the samples too) finds no entry and loads the ordinary way.
+/// An entry is found by the model file's content (its <see cref="ModelFingerprint"/>), not its path, so a package finds
+/// its prepared form wherever its models folder lies. A model version's files do not change; a changed file finds no
+/// entry and loads the ordinary way.
 /// </para>
 /// </summary>
 public sealed class PreparedModels(string root)
@@ -33,9 +31,6 @@ public sealed class PreparedModels(string root)
 
     /// <summary>Weights smaller than this stay inside the graph file.</summary>
     private const int MinExternalBytes = 1024;
-
-    /// <summary>Bytes hashed from each of the three places sampled for the key.</summary>
-    private const int SampleBytes = 1 << 20;
 
     /// <summary>Changes when what a prepared entry holds changes, so that old entries are no longer found.</summary>
     private const string Format = "prepared-1 basic";
@@ -54,35 +49,9 @@ public sealed class PreparedModels(string root)
         return new PreparedModels(string.IsNullOrWhiteSpace(runtime.PreparedModelsFolder) ? DefaultRoot : runtime.PreparedModelsFolder);
     }
 
-    /// <summary>The entry's name for the model file at <paramref name="modelPath"/>: its length and three samples of its bytes.</summary>
-    public static string Key(string modelPath)
-    {
-        using var file = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
-        long length = file.Length;
-        var hash = new XxHash128();
-        hash.Append(System.Text.Encoding.UTF8.GetBytes(Format));
-        Span<byte> lengthBytes = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(lengthBytes, length);
-        hash.Append(lengthBytes);
-        if (length <= 3L * SampleBytes)
-        {
-            // A small file is hashed whole.
-            hash.Append(file);
-        }
-        else
-        {
-            var sample = new byte[SampleBytes];
-            foreach (long offset in (long[])[0, (length - SampleBytes) / 2, length - SampleBytes])
-            {
-                int filled = 0;
-                while (filled < sample.Length && RandomAccess.Read(file.SafeFileHandle, sample.AsSpan(filled), offset + filled) is var read and > 0)
-                    filled += read;
-                hash.Append(sample.AsSpan(0, filled));
-            }
-        }
-
-        return Convert.ToHexStringLower(hash.GetCurrentHash());
-    }
+    /// <summary>The entry's name for the model file at <paramref name="modelPath"/>: its <see cref="ModelFingerprint"/>, with this folder's format.</summary>
+    public static string Key(string modelPath) =>
+        Convert.ToHexStringLower(XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(Format + "\n" + ModelFingerprint.Of(modelPath))));
 
     /// <summary>The prepared graph for the model file at <paramref name="modelPath"/>, or null when there is none (or the file cannot be read).</summary>
     public string? Find(string modelPath)
