@@ -91,6 +91,67 @@ public sealed class PreparedModelsTests : IDisposable
         AssertClose(expected, Score(cached));
     }
 
+    private static float[] ScoreAny(InferencePipeline pipeline, float seed)
+    {
+        var engine = pipeline.CreateEngine();
+        var pixels = new float[pipeline.Package.Manifest.Preprocessing.TensorLength];
+        for (int i = 0; i < pixels.Length; i++)
+            pixels[i] = (((i * 37) + (int)(seed * 11)) % 200) / 100f - 1f;
+        var output = new ScoresOutput();
+        engine.Predict(new TensorInput { Pixels = pixels }, ref output);
+        return output.Scores;
+    }
+
+    [Fact]
+    public async Task ModelsPrepare_SlicedPackage_PreparesEverySliceAndLoadsThemAll()
+    {
+        var original = SmallCnn.WritePackage(_temp.Sub("small"));
+        var root = _temp.Sub("models");
+        var sliced = FunctionApp.Slicing.PackageSlicer.Slice(ModelPackage.Open(original), slices: 2, maxSliceBytes: null, Path.Combine(root, "small-cnn", "1"));
+        var into = _temp.Sub("prepared");
+
+        var (exit, output, error) = await Run("models", "prepare", root, "--into", into);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(2, sliced.Slices.Count);
+        foreach (var slice in sliced.Slices)
+            Assert.Contains($"small-cnn 1: {slice.File} prepared in", output, StringComparison.Ordinal);
+        using var plain = InferencePipeline.Create(ModelPackage.Open(sliced.Directory), Runtime(_temp.Sub("none")));
+        using var fast = InferencePipeline.Create(ModelPackage.Open(sliced.Directory), Runtime(into));
+        Assert.Equal(ModelSource.File, plain.LoadedFrom);
+        Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
+        AssertClose(ScoreAny(plain, 1), ScoreAny(fast, 1));
+    }
+
+    [Fact]
+    public async Task ModelsPrepare_Int8Package_KeepsTheQuantizedWeightsAndScoresLikeTheFile()
+    {
+        var root = _temp.Sub("models");
+        SmallCnn.WritePackage(Path.Combine(root, "small-cnn", "1"));
+        var calibration = Directory.CreateDirectory(_temp.Sub("calibration")).FullName;
+        var random = new Random(5);
+        for (int i = 0; i < 8; i++)
+            File.WriteAllBytes(Path.Combine(calibration, $"c{i}.png"), Images.Solid(20, 20, new SkiaSharp.SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256))));
+        var quantize = await Run("models", "quantize", Path.Combine(root, "small-cnn", "1"), "--images", calibration);
+        Assert.True(quantize.Exit == 0, quantize.Error + quantize.Output);
+        var int8 = Path.Combine(root, "small-cnn", "2");
+        var into = _temp.Sub("prepared");
+
+        var (exit, _, error) = await Run("models", "prepare", int8, "--into", into);
+
+        Assert.True(exit == 0, error);
+        var package = ModelPackage.Open(int8);
+        var graph = new PreparedModels(into).Find(package.OnnxPath)!;
+        var nodes = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(graph)).Graph.Node.Select(n => n.OpType).ToList();
+        // The basic optimizations fold constants but leave DequantizeLinear to ONNX Runtime's int8 kernels.
+        Assert.Contains("DequantizeLinear", nodes);
+        Assert.Contains("QuantizeLinear", nodes);
+        using var plain = InferencePipeline.Create(package, Runtime(_temp.Sub("none")));
+        using var fast = InferencePipeline.Create(package, Runtime(into));
+        Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
+        AssertClose(ScoreAny(plain, 2), ScoreAny(fast, 2));
+    }
+
     [Fact]
     public void Create_DamagedPreparedEntry_LoadsTheModelFileAndLeavesTheFolderAlone()
     {
