@@ -211,7 +211,7 @@ public sealed class PreparedModelsTests : IDisposable
     }
 
     [Fact]
-    public async Task ModelsPrepare_Root_PreparesEveryPackageAndRemovesEntriesOfModelsNoLongerThere()
+    public async Task ModelsPrepare_RootWithPrune_PreparesEveryPackageAndRemovesEntriesOfModelsNoLongerThere()
     {
         var root = _temp.Sub("models");
         TinyCnn.WritePackage(Path.Combine(root, "tiny-cnn", "1"));
@@ -219,7 +219,7 @@ public sealed class PreparedModelsTests : IDisposable
         var into = _temp.Sub("prepared");
         Directory.CreateDirectory(Path.Combine(into, "0123456789abcdef0123456789abcdef"));
 
-        var (exit, output, error) = await Run("models", "prepare", root, "--into", into);
+        var (exit, output, error) = await Run("models", "prepare", root, "--into", into, "--prune");
 
         Assert.True(exit == 0, error);
         Assert.True(output.Contains("tiny-cnn 1: tiny.onnx prepared in", StringComparison.Ordinal), output);
@@ -235,6 +235,17 @@ public sealed class PreparedModelsTests : IDisposable
         Assert.Contains("1 prepared model in " + into, again.Output, StringComparison.Ordinal);
         Assert.Equal(2, Directory.GetDirectories(into).Length);
 
+        // Another root prepared into the same folder without --prune leaves the first root's entries alone.
+        var other = _temp.Sub("other-models");
+        TinyCnn.WriteVariant(Path.Combine(other, "gray", "1"), channels: 1);
+        File.WriteAllText(Path.Combine(other, "gray", "1", "model.json"), File.ReadAllText(Path.Combine(root, "tiny-cnn", "1", "model.json")).Replace("tiny.onnx", "model.onnx", StringComparison.Ordinal));
+        var third = await Run("models", "prepare", other, "--into", into);
+        Assert.True(third.Exit == 0, third.Error);
+        Assert.Equal(3, Directory.GetDirectories(into).Length);
+        var refused = await Run("models", "prepare", Path.Combine(root, "tiny-cnn", "1"), "--into", into, "--prune");
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("--prune needs a models root", refused.Error, StringComparison.Ordinal);
+
         using var pipeline = InferencePipeline.Create(ModelPackage.Open(Path.Combine(root, "tiny-cnn", "1")), Runtime(into));
         Assert.Equal(ModelSource.Prepared, pipeline.LoadedFrom);
     }
@@ -246,7 +257,7 @@ public sealed class PreparedModelsTests : IDisposable
         var into = _temp.Sub("prepared");
         Directory.CreateDirectory(Path.Combine(into, "0123456789abcdef0123456789abcdef"));
 
-        var (exit, output, error) = await Run("models", "prepare", models.Root, "--into", into);
+        var (exit, output, error) = await Run("models", "prepare", models.Root, "--into", into, "--prune");
 
         Assert.Equal(1, exit);
         Assert.Contains("error: broken 1: ONNX Runtime cannot load 'tiny.onnx'", error, StringComparison.Ordinal);

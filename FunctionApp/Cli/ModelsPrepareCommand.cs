@@ -9,16 +9,18 @@ using Microsoft.Extensions.Options;
 namespace FunctionApp.Cli;
 
 /// <summary>
-/// <c>models prepare [FOLDER] [--into FOLDER]</c>: the prepared form (see <see cref="PreparedModels"/>) of a package's
-/// ONNX files, or of every package under a models root, for the app to ship.
+/// <c>models prepare [FOLDER] [--into FOLDER] [--prune]</c>: the prepared form (see <see cref="PreparedModels"/>) of a package's
+/// ONNX files, or of every package under a models root, for the app to ship; with <c>--prune</c> (as the build runs it),
+/// the folder keeps only this run's entries.
 /// </summary>
 internal static class ModelsPrepareCommand
 {
     public static Command Create()
     {
         var folder = new Argument<DirectoryInfo?>("folder") { Description = "A model package (with model.json) or a models root holding NAME/VERSION/ packages (default: Models:Root).", Arity = ArgumentArity.ZeroOrOne };
-        var into = new Option<DirectoryInfo?>("--into") { Description = "Where the prepared models go (default: OnnxRuntime:PreparedModelsFolder, else prepared-models beside the app). Given a models root, entries of models no longer under it are removed." };
-        var command = new Command("prepare", "Prepare model packages for a fast first load on a new instance: ONNX Runtime's CPU-neutral optimizations done ahead, weights laid out to be mapped.") { folder, into };
+        var into = new Option<DirectoryInfo?>("--into") { Description = "Where the prepared models go (default: OnnxRuntime:PreparedModelsFolder, else prepared-models beside the app)." };
+        var prune = new Option<bool>("--prune") { Description = "Remove every other entry from the folder, so that it holds only this run's models (refused for a single package)." };
+        var command = new Command("prepare", "Prepare model packages for a fast first load on a new instance: ONNX Runtime's CPU-neutral optimizations done ahead, weights laid out to be mapped.") { folder, into, prune };
         command.SetAction((parse, ct) => CommandLineApp.RunGuardedAsync(parse, async output =>
         {
             string? source = parse.GetValue(folder)?.FullName;
@@ -31,16 +33,18 @@ internal static class ModelsPrepareCommand
                 target ??= string.IsNullOrWhiteSpace(runtime.PreparedModelsFolder) ? PreparedModels.DefaultRoot : Path.GetFullPath(runtime.PreparedModelsFolder);
             }
 
-            return await RunAsync(parse, source, target, output, ct);
+            return await RunAsync(parse, source, target, parse.GetValue(prune), output, ct);
         }));
         return command;
     }
 
-    private static async Task<int> RunAsync(ParseResult parse, string source, string target, TextWriter output, CancellationToken ct)
+    private static async Task<int> RunAsync(ParseResult parse, string source, string target, bool prune, TextWriter output, CancellationToken ct)
     {
         if (!Directory.Exists(source))
             throw new DirectoryNotFoundException($"The folder '{source}' does not exist.");
         bool isPackage = File.Exists(Path.Combine(source, ModelManifest.FileName));
+        if (isPackage && prune)
+            throw new ArgumentException("--prune needs a models root: given one package, it would remove every other model's entry.");
         var packages = isPackage
             ? [source]
             : Directory.EnumerateDirectories(source).Order(StringComparer.Ordinal)
@@ -92,7 +96,8 @@ internal static class ModelsPrepareCommand
         }
 
         progress.Complete();
-        int removed = isPackage || failed > 0 ? 0 : prepared.RemoveAllBut(keep);
+        // After a failure the entries of the packages that failed may still be the right ones: nothing is removed.
+        int removed = prune && failed == 0 ? prepared.RemoveAllBut(keep) : 0;
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{keep.Count} prepared {(keep.Count == 1 ? "model" : "models")} in {target}{(removed > 0 ? $"; removed {removed} of models no longer under {source}" : string.Empty)}"));
         return failed > 0 ? 1 : 0;
