@@ -30,7 +30,7 @@ internal static class ModelsPrepareCommand
                 using var host = CommandLineApp.BuildHost(parse);
                 source ??= host.Services.GetRequiredService<ModelCatalog>().Root;
                 var runtime = host.Services.GetRequiredService<IOptions<OnnxRuntimeOptions>>().Value;
-                target ??= string.IsNullOrWhiteSpace(runtime.PreparedModelsFolder) ? PreparedModels.DefaultRoot : Path.GetFullPath(runtime.PreparedModelsFolder);
+                target ??= PreparedModels.RootFor(runtime);
             }
 
             return await RunAsync(parse, source, target, parse.GetValue(prune), output, ct);

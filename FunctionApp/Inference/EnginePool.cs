@@ -148,7 +148,7 @@ public sealed partial class EnginePool : IAsyncDisposable
                 var loadTime = Stopwatch.GetElapsedTime(start);
                 _pipeline = pipeline;
                 UpdateFacts(f => f with { State = ModelLoadState.Loaded, LoadTime = loadTime, LoadedAt = DateTimeOffset.UtcNow, LastError = null });
-                LogLoaded(Model, Version, loadTime.TotalMilliseconds, pipeline.LoadedFrom switch { ModelSource.MachineCache => "the optimized model saved on this machine", ModelSource.Prepared => "the prepared model shipped with the app", _ => "the model file" });
+                LogLoaded(Model, Version, loadTime.TotalMilliseconds, pipeline.LoadedFromDescription);
                 _metrics?.ModelLoaded(Model, Version, loadTime);
 
                 // A pipeline warmed while it loaded (the start-up preload) has made its first prediction already.
@@ -314,7 +314,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         }
 
         var loadTime = Stopwatch.GetElapsedTime(start);
-        LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds, pipeline.LoadedFrom switch { ModelSource.MachineCache => "the optimized model saved on this machine", ModelSource.Prepared => "the prepared model shipped with the app", _ => "the model file" });
+        LogLoneLoaded(Model, Version, _lone.Threads, loadTime.TotalMilliseconds, pipeline.LoadedFromDescription);
     }
 
     /// <summary>

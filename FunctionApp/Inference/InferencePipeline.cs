@@ -129,6 +129,14 @@ public sealed class InferencePipeline : IDisposable
     /// <summary>True when every ONNX stage loaded from the optimized models this machine saved earlier (see <see cref="OptimizedModelCache"/>).</summary>
     public bool LoadedOptimized => LoadedFrom == ModelSource.MachineCache;
 
+    /// <summary><see cref="LoadedFrom"/> in words, as the logs say it.</summary>
+    public string LoadedFromDescription => LoadedFrom switch
+    {
+        ModelSource.MachineCache => "the optimized model saved on this machine",
+        ModelSource.Prepared => "the prepared model shipped with the app",
+        _ => "the model file",
+    };
+
     /// <summary>Loads and validates a package and builds its pipeline.</summary>
     /// <exception cref="ModelPackageException">The package does not match its ONNX graph, head or labels.</exception>
     public static InferencePipeline Create(ModelPackage package, OnnxRuntimeOptions runtime)
@@ -215,8 +223,11 @@ public sealed class InferencePipeline : IDisposable
     /// </summary>
     private static (OnnxTransformer Stage, ModelSource From) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
     {
+        // Both the cache and the prepared models find a file by its fingerprint: read it once.
         var cache = OptimizedModelCache.For(runtime);
-        string? key = cache is null ? null : OptimizedModelCache.TryKey(path, runtime.GraphOptimization);
+        var preparedModels = PreparedModels.For(runtime);
+        string? fingerprint = cache is null && preparedModels is null ? null : ModelFingerprint.TryOf(path);
+        string? key = cache is null || fingerprint is null ? null : OptimizedModelCache.TryKey(path, runtime.GraphOptimization, fingerprint);
         if (cache is not null && key is not null && cache.Find(key) is { } optimized)
         {
             try
@@ -232,7 +243,7 @@ public sealed class InferencePipeline : IDisposable
         }
 
         ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
-        if (PreparedModels.For(runtime)?.Find(path) is { } prepared)
+        if (fingerprint is not null && preparedModels?.FindByFingerprint(fingerprint) is { } prepared)
         {
             try
             {

@@ -14,6 +14,19 @@ public static class ModelFingerprint
 {
     private const int SampleBytes = 1 << 20;
 
+    /// <summary><see cref="Of"/>, or null when the file cannot be read.</summary>
+    public static string? TryOf(string path)
+    {
+        try
+        {
+            return Of(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The fingerprint of the file at <paramref name="path"/>, as 32 hexadecimal digits.</summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static string Of(string path)

@@ -55,10 +55,13 @@ public sealed class OptimizedModelCache(string root)
     }
 
     /// <summary>The entry's name for <paramref name="modelPath"/> optimized at <paramref name="level"/> on this machine.</summary>
-    public static string Key(string modelPath, GraphOptimizationLevel level)
+    public static string Key(string modelPath, GraphOptimizationLevel level) => Key(modelPath, ModelFingerprint.Of(modelPath), level);
+
+    /// <summary>The same, for a file whose <see cref="ModelFingerprint"/> is already known.</summary>
+    public static string Key(string modelPath, string fingerprint, GraphOptimizationLevel level)
     {
         var identity = string.Join('\n',
-            ModelFingerprint.Of(modelPath),
+            fingerprint,
             File.GetLastWriteTimeUtc(modelPath).Ticks.ToString(CultureInfo.InvariantCulture),
             level.ToString(),
             OrtEnv.Instance().GetVersionString(),
@@ -66,12 +69,12 @@ public sealed class OptimizedModelCache(string root)
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32];
     }
 
-    /// <summary><see cref="Key"/>, or null when the model file cannot be read (the model then loads the ordinary way).</summary>
-    public static string? TryKey(string modelPath, GraphOptimizationLevel level)
+    /// <summary><see cref="Key(string, GraphOptimizationLevel)"/>, or null when the model file cannot be read (the model then loads the ordinary way).</summary>
+    public static string? TryKey(string modelPath, GraphOptimizationLevel level, string? fingerprint = null)
     {
         try
         {
-            return Key(modelPath, level);
+            return Key(modelPath, fingerprint ?? ModelFingerprint.Of(modelPath), level);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -145,19 +148,26 @@ public sealed class OptimizedModelCache(string root)
         }
     }
 
+    /// <summary>
+    /// Asks ONNX Runtime, through <paramref name="options"/>, to save the model it loads, as optimized, into
+    /// <paramref name="folder"/>: the graph as <see cref="GraphFile"/>, every weight but the smallest page-aligned in
+    /// <see cref="WeightsFile"/> beside it, so that a later load maps them.
+    /// </summary>
+    internal static void SaveWithExternalWeights(SessionOptions options, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.OptimizedModelFilePath = Path.Combine(folder, GraphFile);
+        options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", WeightsFile);
+        options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", MinExternalBytes.ToString(CultureInfo.InvariantCulture));
+    }
+
     /// <summary>An entry being written.</summary>
     public sealed class Staging(OptimizedModelCache cache, string key, string folder) : IDisposable
     {
         public string Key { get; } = key;
 
         /// <summary>Asks ONNX Runtime, through <paramref name="options"/>, to save the optimized model into this staging folder.</summary>
-        public void SaveInto(SessionOptions options)
-        {
-            ArgumentNullException.ThrowIfNull(options);
-            options.OptimizedModelFilePath = Path.Combine(folder, GraphFile);
-            options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", WeightsFile);
-            options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", MinExternalBytes.ToString(CultureInfo.InvariantCulture));
-        }
+        public void SaveInto(SessionOptions options) => SaveWithExternalWeights(options, folder);
 
         /// <summary>Moves the saved model into place; true when this call put it there.</summary>
         public bool Commit()

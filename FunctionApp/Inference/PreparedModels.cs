@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.IO.Hashing;
 using Microsoft.ML.OnnxRuntime;
 
@@ -22,15 +21,12 @@ namespace FunctionApp.Inference;
 public sealed class PreparedModels(string root)
 {
     /// <summary>The graph file in an entry; its weights lie beside it in <see cref="WeightsFile"/>.</summary>
-    public const string GraphFile = "model.onnx";
+    public const string GraphFile = OptimizedModelCache.GraphFile;
 
-    public const string WeightsFile = "weights.bin";
+    public const string WeightsFile = OptimizedModelCache.WeightsFile;
 
     /// <summary>The folder the build writes beside the app, and the default one the app reads.</summary>
     public const string FolderName = "prepared-models";
-
-    /// <summary>Weights smaller than this stay inside the graph file.</summary>
-    private const int MinExternalBytes = 1024;
 
     /// <summary>Changes when what a prepared entry holds changes, so that old entries are no longer found.</summary>
     private const string Format = "prepared-1 basic";
@@ -44,29 +40,30 @@ public sealed class PreparedModels(string root)
     public static PreparedModels? For(OnnxRuntimeOptions runtime)
     {
         ArgumentNullException.ThrowIfNull(runtime);
-        if (!runtime.UsePreparedModels)
-            return null;
-        return new PreparedModels(string.IsNullOrWhiteSpace(runtime.PreparedModelsFolder) ? DefaultRoot : runtime.PreparedModelsFolder);
+        return runtime.UsePreparedModels ? new PreparedModels(RootFor(runtime)) : null;
+    }
+
+    /// <summary>The folder <paramref name="runtime"/> names, or <see cref="DefaultRoot"/>.</summary>
+    public static string RootFor(OnnxRuntimeOptions runtime)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        return string.IsNullOrWhiteSpace(runtime.PreparedModelsFolder) ? DefaultRoot : Path.GetFullPath(runtime.PreparedModelsFolder);
     }
 
     /// <summary>The entry's name for the model file at <paramref name="modelPath"/>: its <see cref="ModelFingerprint"/>, with this folder's format.</summary>
-    public static string Key(string modelPath) =>
-        Convert.ToHexStringLower(XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(Format + "\n" + ModelFingerprint.Of(modelPath))));
+    public static string Key(string modelPath) => KeyOf(ModelFingerprint.Of(modelPath));
+
+    private static string KeyOf(string fingerprint) =>
+        Convert.ToHexStringLower(XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(Format + "\n" + fingerprint)));
 
     /// <summary>The prepared graph for the model file at <paramref name="modelPath"/>, or null when there is none (or the file cannot be read).</summary>
-    public string? Find(string modelPath)
+    public string? Find(string modelPath) => ModelFingerprint.TryOf(modelPath) is { } fingerprint ? FindByFingerprint(fingerprint) : null;
+
+    /// <summary>The prepared graph for a model file whose <see cref="ModelFingerprint"/> is <paramref name="fingerprint"/>, or null.</summary>
+    public string? FindByFingerprint(string fingerprint)
     {
-        try
-        {
-            if (!Directory.Exists(Root))
-                return null;
-            string graph = Path.Combine(Root, Key(modelPath), GraphFile);
-            return File.Exists(graph) ? graph : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        string graph = Path.Combine(Root, KeyOf(fingerprint), GraphFile);
+        return File.Exists(graph) ? graph : null;
     }
 
     /// <summary>What <see cref="Prepare"/> did with one model file.</summary>
@@ -96,11 +93,9 @@ public sealed class PreparedModels(string root)
                     InterOpNumThreads = 1,
                     // ONNX Runtime warns that a saved optimized model suits only this machine: true of the later levels, not of this one.
                     LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-                    OptimizedModelFilePath = Path.Combine(staging, GraphFile),
                 })
                 {
-                    options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", WeightsFile);
-                    options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", MinExternalBytes.ToString(CultureInfo.InvariantCulture));
+                    OptimizedModelCache.SaveWithExternalWeights(options, staging);
                     using (new InferenceSession(view.Path, options))
                     {
                     }
