@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using SkiaSharp;
 
 namespace FunctionApp.Imaging;
@@ -162,11 +164,19 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         // A strong downscale averages whole blocks first (one cheap pass), then bilinear covers the last factor below 2.
         using var reduced = AreaDownscale.Reduce(decoded, source, spec.Width, spec.Height, out var reducedSource);
         var pixels = reduced ?? decoded;
+        bool grayscale = spec.Grayscale || spec.Channels == 1;
+        if (!grayscale && pixels.ColorType == SKColorType.Rgba8888 && pixels.AlphaType is SKAlphaType.Premul or SKAlphaType.Opaque)
+        {
+            BilinearResample.Resample(pixels, reducedSource, target);
+            return target;
+        }
+
+        // Grayscale goes through the canvas's colour filter, as do pixels in other layouts.
         pixels.SetImmutable();
         using var image = SKImage.FromBitmap(pixels);
         using var canvas = new SKCanvas(target);
         canvas.Clear(SKColors.White);
-        using var paint = spec.Grayscale || spec.Channels == 1 ? new SKPaint { ColorFilter = GrayscaleFilter } : null;
+        using var paint = grayscale ? new SKPaint { ColorFilter = GrayscaleFilter } : null;
         canvas.DrawImage(image, reducedSource, new SKRect(0, 0, spec.Width, spec.Height), Bilinear, paint);
         canvas.Flush();
         return target;
@@ -208,6 +218,28 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
         return new SKRect(left, top, left + cropW, top + cropH);
     }
 
+    /// <summary>One channel of packed 4-byte pixels (the byte at <paramref name="shift"/> bits) as a plane of <c>byte * multiply + add</c>.</summary>
+    private static void WritePlane(ReadOnlySpan<uint> packed, int shift, float multiply, float add, Span<float> plane)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var m = Vector256.Create(multiply);
+            var a = Vector256.Create(add);
+            var mask = Vector256.Create(0xFFu);
+            ref uint source = ref MemoryMarshal.GetReference(packed);
+            ref float target = ref MemoryMarshal.GetReference(plane);
+            for (; i <= packed.Length - Vector256<uint>.Count; i += Vector256<uint>.Count)
+            {
+                var bytes = (Vector256.LoadUnsafe(ref source, (nuint)i) >> shift) & mask;
+                ((Vector256.ConvertToSingle(bytes.AsInt32()) * m) + a).StoreUnsafe(ref target, (nuint)i);
+            }
+        }
+
+        for (; i < packed.Length; i++)
+            plane[i] = ((packed[i] >> shift) & 0xFF) * multiply + add;
+    }
+
     /// <summary>Writes an opaque RGBA bitmap of the spec's size as a normalised tensor.</summary>
     public static void WriteTensor(SKBitmap rendered, PreprocessingSpec spec, Span<float> destination)
     {
@@ -245,14 +277,9 @@ public sealed class ImagePreprocessor(ImageDecoder decoder, DecodeBudget? budget
 
         if (spec.Layout == TensorLayout.Nchw)
         {
+            var packed = MemoryMarshal.Cast<byte, uint>(rgba[..(pixels * 4)]);
             for (int c = 0; c < 3; c++)
-            {
-                var plane = destination.Slice(c * pixels, pixels);
-                int offset = sourceOffset[c];
-                float m = multiply[c], a = add[c];
-                for (int i = 0; i < pixels; i++)
-                    plane[i] = rgba[(i * 4) + offset] * m + a;
-            }
+                WritePlane(packed, 8 * sourceOffset[c], multiply[c], add[c], destination.Slice(c * pixels, pixels));
         }
         else
         {
