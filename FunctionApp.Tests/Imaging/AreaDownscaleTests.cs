@@ -95,4 +95,39 @@ public class AreaDownscaleTests
             Assert.Equal(255f, tensor[(2 * 400) + (y * 20) + 17], 1f);
         }
     }
+
+    [Theory]
+    [InlineData(741, 500, 224, 224)]   // factors 3 x 2, a partial block at the right and bottom edges
+    [InlineData(1000, 997, 10, 10)]    // blocks of 100 x 99 pixels, the sums in the millions
+    [InlineData(33, 1000, 16, 7)]      // factors 2 x 142, a row length that is no multiple of the vector width
+    public void Reduce_RandomPixels_EqualsTheRoundedAverageOfEachBlock(int width, int height, int outWidth, int outHeight)
+    {
+        var random = new Random(width + height);
+        using var source = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        random.NextBytes(source.GetPixelSpan());
+
+        using var reduced = AreaDownscale.Reduce(source, new SKRect(0, 0, width, height), outWidth, outHeight, out _);
+
+        Assert.NotNull(reduced);
+        int kx = width / outWidth, ky = height / outHeight;
+        var pixels = source.GetPixelSpan();
+        var actual = reduced.GetPixelSpan();
+        for (int oy = 0; oy < reduced.Height; oy++)
+        {
+            for (int ox = 0; ox < reduced.Width; ox++)
+            {
+                for (int c = 0; c < 4; c++)
+                {
+                    long sum = 0, count = 0;
+                    for (int y = oy * ky; y < Math.Min((oy + 1) * ky, height); y++)
+                    {
+                        for (int x = ox * kx; x < Math.Min((ox + 1) * kx, width); x++, count++)
+                            sum += pixels[(((y * width) + x) * 4) + c];
+                    }
+
+                    Assert.Equal((sum + (count / 2)) / count, actual[(((oy * reduced.Width) + ox) * 4) + c]);
+                }
+            }
+        }
+    }
 }
