@@ -57,6 +57,22 @@ public sealed class PredictionFunctionsTests : IDisposable
     }
 
     [Fact]
+    public async Task Predict_RawBodiesOneAfterAnother_EachAnswersForItsOwnBytes()
+    {
+        // Raw bodies are read into pooled arrays: a smaller body after a larger one must not see the larger one's bytes.
+        var largeRed = Images.Solid(120, 120, SKColors.Red);
+        Assert.True(largeRed.Length > Green.Length);
+
+        foreach (var (body, type, label) in new[] { (largeRed, "image/png", "red"), (Green, "image/jpeg", "green"), (largeRed, "image/png", "red"), (Green, "image/jpeg", "green") })
+        {
+            var response = await Predict(type, body, "?top=1");
+
+            Assert.Equal(200, response.Status);
+            Assert.Equal(label, Json(response).GetProperty("images")[0].GetProperty("top")[0].GetProperty("label").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Predict_PinnedVersion_IsTheVersionThatAnswers()
     {
         var response = await Predict("image/png", Red, "?model=tiny-cnn&version=1");

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace FunctionApp.Api;
 
 /// <summary>Reads a request body into memory, stopping as soon as it passes a limit.</summary>
@@ -25,16 +27,7 @@ internal static class BoundedBody
             if (declared > limit)
                 throw tooLarge();
             var exact = new byte[declared];
-            try
-            {
-                // The server holds the body to its declared length: a short one is a broken connection.
-                await body.ReadExactlyAsync(exact, cancellationToken);
-            }
-            catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
-            {
-                throw ApiRequestException.BadRequest("The request body could not be read to its end: the connection broke.");
-            }
-
+            await ReadExactlyAsync(body, exact, cancellationToken);
             return exact;
         }
 
@@ -56,5 +49,70 @@ internal static class BoundedBody
         }
 
         return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// As <see cref="ReadAsync(Stream, long?, long, Func{Exception}, CancellationToken)"/>, into an array rented from
+    /// the shared pool when the length is declared (a photo's body would otherwise be a new large object per request,
+    /// which only a full collection reclaims). Dispose the result once nothing reads the bytes any more.
+    /// </summary>
+    public static async Task<PooledBytes> ReadPooledAsync(Stream body, long? declaredLength, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(tooLarge);
+        if (declaredLength is not ({ } declared and > 0 and <= PresizeLimit))
+            return PooledBytes.Own(await ReadAsync(body, declaredLength, limit, tooLarge, cancellationToken));
+        if (declared > limit)
+            throw tooLarge();
+
+        var rented = ArrayPool<byte>.Shared.Rent((int)declared);
+        try
+        {
+            await ReadExactlyAsync(body, rented.AsMemory(0, (int)declared), cancellationToken);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+            throw;
+        }
+
+        return PooledBytes.Rented(rented, (int)declared);
+    }
+
+    private static async Task ReadExactlyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The server holds the body to its declared length: a short one is a broken connection.
+            await body.ReadExactlyAsync(destination, cancellationToken);
+        }
+        catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            throw ApiRequestException.BadRequest("The request body could not be read to its end: the connection broke.");
+        }
+    }
+}
+
+/// <summary>A request body's bytes, in an array from the shared pool (given back on dispose) or of their own.</summary>
+internal sealed class PooledBytes : IDisposable
+{
+    private byte[]? _rented;
+
+    private PooledBytes(byte[]? rented, ReadOnlyMemory<byte> memory)
+    {
+        _rented = rented;
+        Memory = memory;
+    }
+
+    public static PooledBytes Rented(byte[] rented, int length) => new(rented, rented.AsMemory(0, length));
+
+    public static PooledBytes Own(byte[] bytes) => new(null, bytes);
+
+    public ReadOnlyMemory<byte> Memory { get; }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _rented, null) is { } rented)
+            ArrayPool<byte>.Shared.Return(rented);
     }
 }

@@ -9,7 +9,14 @@ using Microsoft.Net.Http.Headers;
 namespace FunctionApp.Api;
 
 /// <summary>What a prediction request asks for: which model, how many labels, and the images.</summary>
-public sealed record PredictRequest(string? Model, string? Version, int? Top, IReadOnlyList<NamedImage> Images);
+public sealed record PredictRequest(string? Model, string? Version, int? Top, IReadOnlyList<NamedImage> Images) : IDisposable
+{
+    /// <summary>The pooled array that a raw image body was read into, if any.</summary>
+    internal IDisposable? Buffer { get; init; }
+
+    /// <summary>Gives a pooled body back; call it only once nothing reads <see cref="Images"/> any more.</summary>
+    public void Dispose() => Buffer?.Dispose();
+}
 
 /// <summary>
 /// Reads the images of a prediction request from a raw image body (<c>image/*</c> or
@@ -29,6 +36,12 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         if (request.ContentLength > _api.MaxRequestBytes)
             throw TooLarge(request.ContentLength.Value);
 
+        if (IsRawImage(request.ContentType))
+        {
+            var body = await BoundedBody.ReadPooledAsync(request.Body, request.ContentLength, _limits.MaxBytes, TooLargeImage, cancellationToken);
+            return new PredictRequest(model, version, top, [new NamedImage(null, body.Memory)]) { Buffer = body };
+        }
+
         var images = await ReadImagesAsync(request, cancellationToken);
         if (images.Count == 0)
             throw ApiRequestException.BadRequest("The request holds no image.");
@@ -36,6 +49,10 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
             throw ApiRequestException.BadRequest($"The request holds {images.Count} images; at most {_prediction.MaxBatchImages} are accepted per request (Prediction:MaxBatchImages).");
         return new PredictRequest(model, version, top, images);
     }
+
+    private static bool IsRawImage(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var parsed) && parsed.MediaType.Value is { } mediaType
+        && (mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Reads and checks the <c>model</c>, <c>version</c> and <c>top</c> query parameters.</summary>
     public static (string? Model, string? Version, int? Top) ReadQuery(IQueryCollection query)
@@ -57,8 +74,6 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) || contentType.MediaType.Value is not { } mediaType)
             throw Unsupported(request.ContentType);
 
-        if (mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))
-            return [new NamedImage(null, await ReadBodyAsync(request.Body, request.ContentLength, _limits.MaxBytes, cancellationToken))];
         if (mediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             return await ReadMultipartAsync(request, cancellationToken);
         if (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase))
@@ -180,12 +195,10 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
     }
 
     private Task<byte[]> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken) =>
-        ReadBodyAsync(body, null, limit, cancellationToken);
+        BoundedBody.ReadAsync(body, null, limit, () => TooLarge(null), cancellationToken);
 
-    private Task<byte[]> ReadBodyAsync(Stream body, long? declaredLength, long limit, CancellationToken cancellationToken) =>
-        BoundedBody.ReadAsync(body, declaredLength, limit, () => limit == _limits.MaxBytes
-            ? new ImageInputException(ImageInputError.TooLarge, $"The image is over the limit of {limit:N0} bytes (ImageLimits:MaxBytes).")
-            : TooLarge(null), cancellationToken);
+    private ImageInputException TooLargeImage() =>
+        new(ImageInputError.TooLarge, $"The image is over the limit of {_limits.MaxBytes:N0} bytes (ImageLimits:MaxBytes).");
 
     private ApiRequestException TooLarge(long? length) => new(
         StatusCodes.Status413PayloadTooLarge,

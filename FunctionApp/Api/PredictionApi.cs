@@ -30,7 +30,8 @@ public sealed partial class PredictionApi(
     /// <summary><c>POST /api/predict?model=&amp;version=&amp;top=</c></summary>
     public Task<IResult> PredictAsync(HttpRequest request, CancellationToken cancellationToken) => GuardAsync(async () =>
     {
-        var body = await reader.ReadAsync(request, cancellationToken);
+        // The body's pooled array goes back once the answer is made: nothing reads the image after that.
+        using var body = await reader.ReadAsync(request, cancellationToken);
         var minScore = MinScoreQuery.Read(request.Query);
         var entry = catalog.Resolve(body.Model, body.Version);
         if (body.Images.Count == 1)
