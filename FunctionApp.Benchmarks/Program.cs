@@ -5,6 +5,7 @@ using FunctionApp.Benchmarks;
 // dotnet run -c Release --project FunctionApp.Benchmarks -- pool-memory 8  (one pool-size measurement)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- ort-floor M I   (the cold-start floor; see cold-start.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- ort-throughput M I SECONDS  (raw ORT's best split of the cores)
+// dotnet run -c Release --project FunctionApp.Benchmarks -- request-floor PACKAGE IMAGE SECONDS  (the least one request can take)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- fairness APP [ENTRIES] [DROPS]  (see fairness.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- scale-out APP IMAGES ENTRIES ROUNDS LAYOUT...  (see scale-out.sh)
 // dotnet run -c Release --project FunctionApp.Benchmarks -- first-prediction URL IMAGE EXE [ARGS...]  (cold start: start EXE, POST IMAGE to URL until 200)
@@ -16,6 +17,8 @@ if (args is ["encode-jpeg", var jpegIn, var jpegOut, var jpegWidth, var jpegHeig
     return FunctionApp.Benchmarks.PerfFixtures.EncodeJpeg(jpegIn, jpegOut, int.Parse(jpegWidth, System.Globalization.CultureInfo.InvariantCulture), int.Parse(jpegHeight, System.Globalization.CultureInfo.InvariantCulture), int.Parse(jpegQuality, System.Globalization.CultureInfo.InvariantCulture));
 if (args is ["ort-throughput", var ortModel, var ortInput, var ortSeconds])
     return FunctionApp.Benchmarks.PerfFixtures.Throughput(ortModel, ortInput, double.Parse(ortSeconds, System.Globalization.CultureInfo.InvariantCulture));
+if (args is ["request-floor", var floorPackage, var floorImage, var floorSeconds])
+    return FunctionApp.Benchmarks.RequestFloor.Run(floorPackage, floorImage, double.Parse(floorSeconds, System.Globalization.CultureInfo.InvariantCulture));
 if (args is ["slice-memory", "prepare", var count, var partition, var directory])
     return FunctionApp.Benchmarks.SliceMemory.Prepare(int.Parse(count, System.Globalization.CultureInfo.InvariantCulture), partition, directory);
 if (args is ["slice-memory", "run", var mode, var sliceDirectory])

@@ -6,7 +6,7 @@
 #   node-ort       Node.js http + sharp + onnxruntime-node, versions pinned in baselines/node-ort/package-lock.json
 #   app            `FunctionApp serve`, published self-contained ReadyToRun (the framework trimmed, one composite image with it)
 # Prints, per (model, photo): req/s at each level, p50/p99 latency, peak RSS (VmHWM) of the server process, and the
-# app's ratios to the best baseline; then the cold-start medians (process start to first successful prediction), and
+# app's ratios to the best baseline, the floor of one request beside the baselines' p50 at c=1; then the cold-start medians (process start to first successful prediction), and
 # the Functions worker's start to a warm model against a stand-in for the host (Core Tools cannot run here).
 #
 # usage: FunctionApp.Benchmarks/compare.sh [SECONDS=10] [LEVELS="1 4"] [RUNS=1]
@@ -202,6 +202,25 @@ if want app && [[ " $MODELS " == *" heavy "* ]]; then
   awk -v hi="$hi" -v best="$best" '$1 == "app" && $2 == "heavy" && $4 == hi { s[$3] = s[$3] " " $5 }
     END { for (i in s) { n = split(s[i], v, " "); for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }; m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
       printf "app, heavy, %s, c=%s: %.1f req/s = %.2f of raw ONNX Runtime'"'"'s best\n", i, hi, m, m / best } }' "$results"
+fi
+
+# The floor for p50 at c=1: the least one request can take in the app on this machine (its own preprocessing of the
+# photo, then one bare ONNX Runtime run on every core, spinning or not, the faster; no HTTP), beside the best
+# baseline's p50 at c=1. A floor above 0.8 of that p50 means no server built on this model and preprocessing reaches it.
+if want app && [ "$(printf '%s\n' $SERVERS | grep -vc '^app$')" -gt 0 ]; then
+  echo
+  for model in $MODELS; do
+    if [ "$model" = heavy ]; then package=$APP_DIR/models/fashion-resnet18/1; else package=$LIGHT_MODEL; fi
+    for img in $IMAGES; do
+      line=$("$bench" request-floor "$package" "$img" "$SECS") || die "request-floor failed for $model $(basename "$img")"
+      floor=$(sed -n 's/.*floor_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+      awk -v m="$model" -v i="$(basename "$img")" -v lo="$lo" -v floor="$floor" -v line="$line" '
+        $1 != "app" && $2 == m && $3 == i && $4 == lo { s[$1] = s[$1] " " $6 }
+        END { best = 1e9; for (k in s) { n = split(s[k], v, " "); for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
+                m2 = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2; if (m2 < best) best = m2 }
+              printf "floor of one request, %s, %s: %s; best baseline p50 at c=%s %.2f ms, floor / that = %.2f\n", m, i, line, lo, best, floor / best }' "$results"
+    done
+  done
 fi
 
 # Cold start: process start to the first successful prediction of the bundled model, interleaved runs.
