@@ -226,6 +226,27 @@ public class EnginePoolTests : IDisposable
     }
 
     [Fact]
+    public async Task LoneSession_AnotherRequestInProgress_RunsOnAPooledEngine_AndAloneAgainTakesTheLoneSession()
+    {
+        await using var pool = PoolWithLoneSession(Load, LoadTwoThreaded);
+        await pool.ScoreAsync(Tensor(1, 1, 1));
+        await Eventually(() => pool.LoneSessionLoaded);
+        long before = pool.LoneRuns;
+
+        using (pool.BeginRequest())
+        {
+            // A second request is decoding (marked, not yet running): this run is not alone.
+            using (pool.BeginRequest())
+                Assert.Equal(Means(2, 2, 2), await pool.ScoreAsync(Tensor(2, 2, 2)));
+            Assert.Equal(before, pool.LoneRuns);
+
+            // The other request has ended: this one is alone again.
+            Assert.Equal(Means(3, 3, 3), await pool.ScoreAsync(Tensor(3, 3, 3)));
+            Assert.Equal(before + 1, pool.LoneRuns);
+        }
+    }
+
+    [Fact]
     public async Task LoneSession_ConcurrentRuns_UseThePooledEnginesAndEachGetsItsOwnAnswer()
     {
         await using var pool = PoolWithLoneSession(Load, LoadTwoThreaded);
@@ -354,9 +375,10 @@ public class EnginePoolTests : IDisposable
     }
 
     [Fact]
-    public void LoneRunThreads_OffByDefault_AutomaticIsTheCoresWithTheCacheAndOffWithout()
+    public void LoneRunThreads_AutomaticByDefault_AutomaticIsTheCoresWithTheCacheAndOffWithout()
     {
-        Assert.Equal(0, new OnnxRuntimeOptions().LoneRunThreads);
+        Assert.Equal(-1, new OnnxRuntimeOptions().LoneRunThreads);
+        Assert.Equal(0, new OnnxRuntimeOptions { LoneRunThreads = 0 }.EffectiveLoneRunThreads);
         var automatic = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = -1 };
 
         Assert.Equal(Environment.ProcessorCount, automatic.EffectiveLoneRunThreads);

@@ -72,6 +72,7 @@ public sealed partial class ImageClassifier(
 
     private async Task<PredictionResult> ClassifyOnAsync(EnginePool pool, NamedImage image, int k, float? minScore, CancellationToken cancellationToken)
     {
+        using var request = pool.BeginRequest();
         using var activity = InferenceActivity.Classify(pool.Model, pool.Version, 1);
 
         // While the model is still loading (a cold start), the image is decoded meanwhile, by the catalog's copy of the

@@ -40,6 +40,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private PredictionEngine<TensorInput, ScoresOutput>? _loneEngine;
     private Task _loneLoad = Task.CompletedTask;
     private int _running;
+    private int _requests;
     private long _loneRuns;
     private readonly TimeSpan _backgroundDelay;
 
@@ -76,6 +77,25 @@ public sealed partial class EnginePool : IAsyncDisposable
 
     /// <summary>How many runs went to the lone-run session.</summary>
     public long LoneRuns => Interlocked.Read(ref _loneRuns);
+
+    /// <summary>
+    /// Marks a request for this version as in progress, from before its image is decoded until its answer is made;
+    /// dispose the result when it ends. A run counts as alone, and takes the lone-run session, only while no other
+    /// marked request is in progress: under concurrent load another request is nearly always decoding or waiting, so
+    /// the lone session's extra threads stay off the cores that concurrent runs need, while a request that really is
+    /// alone (one caller, one at a time) gets them.
+    /// </summary>
+    public RequestScope BeginRequest()
+    {
+        Interlocked.Increment(ref _requests);
+        return new RequestScope(this);
+    }
+
+    /// <summary>A request in progress (see <see cref="BeginRequest"/>).</summary>
+    public readonly struct RequestScope(EnginePool pool) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref pool._requests);
+    }
 
     /// <summary>Where loading stands and what the cold start cost: one consistent snapshot, replaced whole on every change.</summary>
     public ColdStartFacts ColdStart => _facts;
@@ -204,9 +224,10 @@ public sealed partial class EnginePool : IAsyncDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
 
-            // Alone right now: the lone-run session's engine (there is one), which uses more threads. A run that starts
-            // while it is busy takes a pooled engine; the two then share the cores until the lone run ends.
-            if (running == 1 && Interlocked.Exchange(ref _loneEngine, null) is { } loneEngine)
+            // Alone right now (no other run, and no other marked request on its way to one): the lone-run session's engine
+            // (there is one), which uses more threads. A run that starts while it is busy takes a pooled engine; the two
+            // then share the cores until the lone run ends.
+            if (running == 1 && Volatile.Read(ref _requests) <= 1 && Interlocked.Exchange(ref _loneEngine, null) is { } loneEngine)
             {
                 engine = loneEngine;
                 lone = true;

@@ -37,17 +37,17 @@ public sealed class OnnxRuntimeOptions
     public OrtLoggingLevel? LogLevel { get; set; }
 
     /// <summary>
-    /// Threads for an inference that starts while no other inference of the same model version is running; 0 (the
-    /// default) turns this off, -1 is automatic: the machine's cores, for a model whose first run took at least
-    /// <see cref="LoneRunMinFirstRunMs"/>, and only while <see cref="CacheOptimizedModels"/> is on. When it is more
-    /// than the intra-op threads, each loaded version gets a second ONNX Runtime session with this many threads, loaded
-    /// in the background after its first prediction, so that a lone request uses several cores while concurrent ones
-    /// keep one thread each (a session's threads cannot change per run). Loaded from the optimized-model cache, the
-    /// second session maps the same weights file as the first instead of holding a private copy (ResNet-18: about
-    /// 70 MB more resident, against about 140 MB without the cache).
+    /// Threads for an inference that starts while no other request for the same model version is in progress; -1 (the
+    /// default) is automatic: the machine's cores, for a model whose first run took at least
+    /// <see cref="LoneRunMinFirstRunMs"/>, and only while <see cref="CacheOptimizedModels"/> is on; 0 turns this off.
+    /// When it is more than the intra-op threads, each loaded version gets a second ONNX Runtime session with this many
+    /// threads, loaded in the background after its first prediction, so that a lone request uses several cores while
+    /// concurrent ones keep one thread each (a session's threads cannot change per run). Loaded from the
+    /// optimized-model cache, the second session maps the same weights file as the first instead of holding a private
+    /// copy (ResNet-18: about 70 MB more resident, against about 140 MB without the cache).
     /// </summary>
     [Range(-1, 256)]
-    public int LoneRunThreads { get; set; }
+    public int LoneRunThreads { get; set; } = -1;
 
     /// <summary>
     /// With <see cref="LoneRunThreads"/> automatic: how long a model's first run must take for it to get a lone-run
