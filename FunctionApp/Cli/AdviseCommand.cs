@@ -136,6 +136,9 @@ internal static class AdviseCommand
             {
                 [$"{OnnxRuntimeOptions.SectionName}:{nameof(OnnxRuntimeOptions.IntraOpThreads)}"] = setting.IntraOpThreads.ToString(CultureInfo.InvariantCulture),
                 [$"{EnginePoolOptions.SectionName}:{nameof(EnginePoolOptions.MaxEngines)}"] = setting.MaxEngines.ToString(CultureInfo.InvariantCulture),
+                // The queueing model is calibrated on runs of the setting's threads; a lone-run session would give a
+                // request that runs alone more of them.
+                [$"{OnnxRuntimeOptions.SectionName}:{nameof(OnnxRuntimeOptions.LoneRunThreads)}"] = "0",
             });
             var host = builder.Build();
             try
