@@ -10,27 +10,10 @@ internal static class BoundedBody
     /// <exception cref="Exception">Whatever <paramref name="tooLarge"/> makes, once the body passes <paramref name="limit"/> bytes.</exception>
     /// <exception cref="Microsoft.AspNetCore.Http.BadHttpRequestException">The web server gave up on the body (too slow, malformed framing).</exception>
     /// <exception cref="ApiRequestException">The connection broke while the body was read.</exception>
-    public static Task<byte[]> ReadAsync(Stream body, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken) =>
-        ReadAsync(body, null, limit, tooLarge, cancellationToken);
-
-    /// <summary>
-    /// As <see cref="ReadAsync(Stream, long, Func{Exception}, CancellationToken)"/>; with the declared length
-    /// (Content-Length) the body is read straight into one array of that size, without a growing buffer and a final copy.
-    /// </summary>
-    public static async Task<byte[]> ReadAsync(Stream body, long? declaredLength, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken)
+    public static async Task<byte[]> ReadAsync(Stream body, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(tooLarge);
-        // Up to a few megabytes (a photo): a client that declares more and sends nothing holds no more than that.
-        if (declaredLength is { } declared and > 0 and <= PresizeLimit)
-        {
-            if (declared > limit)
-                throw tooLarge();
-            var exact = new byte[declared];
-            await ReadExactlyAsync(body, exact, cancellationToken);
-            return exact;
-        }
-
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
@@ -52,43 +35,34 @@ internal static class BoundedBody
     }
 
     /// <summary>
-    /// As <see cref="ReadAsync(Stream, long?, long, Func{Exception}, CancellationToken)"/>, into an array rented from
-    /// the shared pool when the length is declared (a photo's body would otherwise be a new large object per request,
+    /// As <see cref="ReadAsync(Stream, long, Func{Exception}, CancellationToken)"/>; with a declared length (Content-Length)
+    /// of up to a few megabytes, the body is read straight into one array of that size rented from the shared pool,
+    /// without a growing buffer and a final copy (a photo's body would otherwise be a new large object per request,
     /// which only a full collection reclaims). Dispose the result once nothing reads the bytes any more.
     /// </summary>
     public static async Task<PooledBytes> ReadPooledAsync(Stream body, long? declaredLength, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
         ArgumentNullException.ThrowIfNull(tooLarge);
+        // Up to a few megabytes (a photo): a client that declares more and sends nothing holds no more than that.
         if (declaredLength is not ({ } declared and > 0 and <= PresizeLimit))
-            return PooledBytes.Own(await ReadAsync(body, declaredLength, limit, tooLarge, cancellationToken));
+            return PooledBytes.Own(await ReadAsync(body, limit, tooLarge, cancellationToken));
         if (declared > limit)
             throw tooLarge();
 
         var rented = ArrayPool<byte>.Shared.Rent((int)declared);
         try
         {
-            await ReadExactlyAsync(body, rented.AsMemory(0, (int)declared), cancellationToken);
+            // The server holds the body to its declared length: a short one is a broken connection.
+            await body.ReadExactlyAsync(rented.AsMemory(0, (int)declared), cancellationToken);
+            return PooledBytes.Rented(rented, (int)declared);
         }
-        catch
+        catch (Exception ex)
         {
             ArrayPool<byte>.Shared.Return(rented);
+            if (ex is IOException and not Microsoft.AspNetCore.Http.BadHttpRequestException)
+                throw ApiRequestException.BadRequest("The request body could not be read to its end: the connection broke.");
             throw;
-        }
-
-        return PooledBytes.Rented(rented, (int)declared);
-    }
-
-    private static async Task ReadExactlyAsync(Stream body, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        try
-        {
-            // The server holds the body to its declared length: a short one is a broken connection.
-            await body.ReadExactlyAsync(destination, cancellationToken);
-        }
-        catch (IOException ex) when (ex is not Microsoft.AspNetCore.Http.BadHttpRequestException)
-        {
-            throw ApiRequestException.BadRequest("The request body could not be read to its end: the connection broke.");
         }
     }
 }

@@ -36,23 +36,22 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         if (request.ContentLength > _api.MaxRequestBytes)
             throw TooLarge(request.ContentLength.Value);
 
-        if (IsRawImage(request.ContentType))
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) || contentType.MediaType.Value is not { } mediaType)
+            throw Unsupported(request.ContentType);
+
+        if (mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))
         {
             var body = await BoundedBody.ReadPooledAsync(request.Body, request.ContentLength, _limits.MaxBytes, TooLargeImage, cancellationToken);
             return new PredictRequest(model, version, top, [new NamedImage(null, body.Memory)]) { Buffer = body };
         }
 
-        var images = await ReadImagesAsync(request, cancellationToken);
+        var images = await ReadImagesAsync(request, mediaType, cancellationToken);
         if (images.Count == 0)
             throw ApiRequestException.BadRequest("The request holds no image.");
         if (images.Count > _prediction.MaxBatchImages)
             throw ApiRequestException.BadRequest($"The request holds {images.Count} images; at most {_prediction.MaxBatchImages} are accepted per request (Prediction:MaxBatchImages).");
         return new PredictRequest(model, version, top, images);
     }
-
-    private static bool IsRawImage(string? contentType) =>
-        MediaTypeHeaderValue.TryParse(contentType, out var parsed) && parsed.MediaType.Value is { } mediaType
-        && (mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Reads and checks the <c>model</c>, <c>version</c> and <c>top</c> query parameters.</summary>
     public static (string? Model, string? Version, int? Top) ReadQuery(IQueryCollection query)
@@ -69,11 +68,9 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
         return (NullIfEmpty(query["model"]), NullIfEmpty(query["version"]), top);
     }
 
-    private async Task<List<NamedImage>> ReadImagesAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>The images of a body that is not a raw image: multipart files or base64 in JSON.</summary>
+    private async Task<List<NamedImage>> ReadImagesAsync(HttpRequest request, string mediaType, CancellationToken cancellationToken)
     {
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) || contentType.MediaType.Value is not { } mediaType)
-            throw Unsupported(request.ContentType);
-
         if (mediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             return await ReadMultipartAsync(request, cancellationToken);
         if (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase))
@@ -195,7 +192,7 @@ public sealed class PredictRequestReader(IOptions<ApiOptions> apiOptions, IOptio
     }
 
     private Task<byte[]> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken) =>
-        BoundedBody.ReadAsync(body, null, limit, () => TooLarge(null), cancellationToken);
+        BoundedBody.ReadAsync(body, limit, () => TooLarge(null), cancellationToken);
 
     private ImageInputException TooLargeImage() =>
         new(ImageInputError.TooLarge, $"The image is over the limit of {_limits.MaxBytes:N0} bytes (ImageLimits:MaxBytes).");
