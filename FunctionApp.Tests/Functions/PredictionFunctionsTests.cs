@@ -73,6 +73,21 @@ public sealed class PredictionFunctionsTests : IDisposable
     }
 
     [Fact]
+    public async Task Predict_RawBodyShorterThanItsDeclaredLength_Is400AndTheNextRequestIsAnswered()
+    {
+        // The connection broke after half the declared bytes: the pooled array goes back and the request gets a 400.
+        var request = FunctionInvoker.Request(_services, "POST", "image/png", Red[..(Red.Length / 2)]);
+        request.ContentLength = Red.Length;
+
+        var response = await FunctionInvoker.Execute(request, await _functions.Predict(request, CancellationToken.None));
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("application/problem+json", response.ContentType);
+        Assert.Contains("could not be read to its end", response.Body, StringComparison.Ordinal);
+        Assert.Equal(200, (await Predict("image/png", Red)).Status);
+    }
+
+    [Fact]
     public async Task Predict_PinnedVersion_IsTheVersionThatAnswers()
     {
         var response = await Predict("image/png", Red, "?model=tiny-cnn&version=1");
