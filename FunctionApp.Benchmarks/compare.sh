@@ -193,14 +193,18 @@ awk -v lo="$lo" -v hi="$hi" -v servers="$SERVERS" '
         median(a SUBSEP hi SUBSEP "p99") / bp99, median(a SUBSEP "rss") / brss }
   }' "$results"
 
+# awk: the median of a space-separated list of numbers.
+median_of='function median_of(list,   n, v, a, b, t) { n = split(list, v, " "); for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
+  return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+'
 # The ceiling for the heavy model: bare ONNX Runtime (no decoding, no HTTP) on a zero tensor, best split of the cores.
 if want app && [[ " $MODELS " == *" heavy "* ]]; then
   echo
   "$bench" ort-throughput "$heavy_onnx" Input247 "$SECS" >"$work/ort-throughput.txt" || die "ort-throughput failed"
   sed 's/^/raw ONNX Runtime, ResNet-18: /' "$work/ort-throughput.txt"
   best=$(sed -n 's/^best .* images\/s=\([0-9.]*\).*/\1/p' "$work/ort-throughput.txt")
-  awk -v hi="$hi" -v best="$best" '$1 == "app" && $2 == "heavy" && $4 == hi { s[$3] = s[$3] " " $5 }
-    END { for (i in s) { n = split(s[i], v, " "); for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }; m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  awk -v hi="$hi" -v best="$best" "$median_of"'$1 == "app" && $2 == "heavy" && $4 == hi { s[$3] = s[$3] " " $5 }
+    END { for (i in s) { m = median_of(s[i])
       printf "app, heavy, %s, c=%s: %.1f req/s = %.2f of raw ONNX Runtime'"'"'s best\n", i, hi, m, m / best } }' "$results"
 fi
 
@@ -214,10 +218,9 @@ if want app && [ "$(printf '%s\n' $SERVERS | grep -vc '^app$')" -gt 0 ]; then
     for img in $IMAGES; do
       line=$("$bench" request-floor "$package" "$img" "$SECS") || die "request-floor failed for $model $(basename "$img")"
       floor=$(sed -n 's/.*floor_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-      awk -v m="$model" -v i="$(basename "$img")" -v lo="$lo" -v floor="$floor" -v line="$line" '
+      awk -v m="$model" -v i="$(basename "$img")" -v lo="$lo" -v floor="$floor" -v line="$line" "$median_of"'
         $1 != "app" && $2 == m && $3 == i && $4 == lo { s[$1] = s[$1] " " $6 }
-        END { best = 1e9; for (k in s) { n = split(s[k], v, " "); for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (v[b] < v[a]) { t = v[a]; v[a] = v[b]; v[b] = t }
-                m2 = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2; if (m2 < best) best = m2 }
+        END { best = 1e9; for (k in s) { m2 = median_of(s[k]); if (m2 < best) best = m2 }
               printf "floor of one request, %s, %s: %s; best baseline p50 at c=%s %.2f ms, floor / that = %.2f\n", m, i, line, lo, best, floor / best }' "$results"
     done
   done
