@@ -405,6 +405,22 @@ public class EnginePoolTests : IDisposable
         Assert.Equal(intraOpThreads, options.IntraOpThreads);
     }
 
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(false, true, true)]
+    [InlineData(true, false, true)]
+    public void LoneSession_SpinsWhenEverySessionDoesOrWhenLoneRunsAreToldTo(bool allowSpinning, bool loneRunSpinning, bool expected)
+    {
+        var options = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = 2, AllowSpinning = allowSpinning, LoneRunSpinning = loneRunSpinning };
+
+        Assert.Equal(expected, options.ForLoneRuns().AllowSpinning);
+        Assert.Equal(allowSpinning, options.AllowSpinning);
+        using var shared = options.CreateSessionOptions();
+        using var lone = options.ForLoneRuns().CreateSessionOptions();
+        Assert.Equal(1, shared.IntraOpNumThreads);
+        Assert.Equal(2, lone.IntraOpNumThreads);
+    }
+
     [Fact]
     public async Task GetPipelineAsync_APipelineWarmedWhileItLoaded_CountsItsWarmUpAsTheFirstPrediction()
     {
