@@ -117,6 +117,7 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
         Assert.True(properties.GetProperty("System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault").GetBoolean());
         Assert.True(properties.GetProperty("System.StartupHookProvider.IsSupported").GetBoolean());
+        Assert.True(properties.GetProperty("System.Globalization.Invariant").GetBoolean());
 
         // The bundled model ships prepared, found by its content wherever the models folder lies.
         var prepared = new FunctionApp.Inference.PreparedModels(Path.Combine(_build.Output, FunctionApp.Inference.PreparedModels.FolderName));
@@ -176,6 +177,9 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         Assert.Contains("<html", await client.GetStringAsync("/"), StringComparison.OrdinalIgnoreCase);
         Assert.Contains("\"openapi\"", await client.GetStringAsync("/api/openapi.json"), StringComparison.Ordinal);
         Assert.Contains("http_server_request_duration", await client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        // Having answered every door, the process has not loaded culture data (ICU): nothing it does needs it.
+        var libraries = await File.ReadAllTextAsync($"/proc/{serve.Id}/maps");
+        Assert.DoesNotContain("libicu", libraries, StringComparison.Ordinal);
 
         var account = new BlobServiceClient(_azurite.ConnectionString);
         var images = account.GetBlobContainerClient("images");

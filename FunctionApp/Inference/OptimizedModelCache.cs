@@ -1,6 +1,6 @@
 using System.Globalization;
+using System.IO.Hashing;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.ML.OnnxRuntime;
 
@@ -66,7 +66,9 @@ public sealed class OptimizedModelCache(string root)
             level.ToString(),
             OrtEnv.Instance().GetVersionString(),
             CpuIdentity.Value);
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32];
+        // A name for the entry, not a seal: the fingerprint in it is not a cryptographic hash either. The non-cryptographic
+        // hash keeps the serving path from loading the system's cryptography library (OpenSSL) only to name a folder.
+        return Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(identity)));
     }
 
     /// <summary><see cref="Key(string, GraphOptimizationLevel)"/>, or null when the model file cannot be read (the model then loads the ordinary way).</summary>
