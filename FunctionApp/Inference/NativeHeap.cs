@@ -36,19 +36,7 @@ public static class NativeHeap
     /// ordinary photo's decode (a 1024x768 bitmap is 3 MiB) and most of a model load's blocks in the heaps, where
     /// reuse is cheap. Elsewhere a no-op.
     /// </summary>
-    public static void MapLargeBlocks()
-    {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null)
-            return;
-        try
-        {
-            _ = MallOpt(MmapThresholdParameter, MapThreshold);
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
-        {
-            // Not glibc: its allocator manages its heaps on its own terms.
-        }
-    }
+    public static void MapLargeBlocks() => SetUnlessTheEnvironmentDoes(MmapThresholdParameter, MapThreshold, "MALLOC_MMAP_THRESHOLD_");
 
     /// <summary>The free memory at the top of a heap that the C allocator keeps instead of giving it back.</summary>
     public const int TrimThreshold = MapThreshold;
@@ -61,13 +49,16 @@ public static class NativeHeap
     /// 1024x768 JPEG decoded at 3/8) was given back when freed and faulted in again, zeroed, by the next request: about
     /// 100 page faults per request. <see cref="Trim"/> still returns the free pages after a model load. Elsewhere a no-op.
     /// </summary>
-    public static void KeepFreedTopPages()
+    public static void KeepFreedTopPages() => SetUnlessTheEnvironmentDoes(TrimThresholdParameter, TrimThreshold, "MALLOC_TRIM_THRESHOLD_");
+
+    /// <summary>One of glibc's <c>mallopt</c> settings, unless its environment variable already sets it; elsewhere a no-op.</summary>
+    private static void SetUnlessTheEnvironmentDoes(int parameter, int value, string variable)
     {
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MALLOC_TRIM_THRESHOLD_") is not null)
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(variable) is not null)
             return;
         try
         {
-            _ = MallOpt(TrimThresholdParameter, TrimThreshold);
+            _ = MallOpt(parameter, value);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
