@@ -67,7 +67,6 @@ internal static class RequestFloor
             times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
 
-        times.Sort();
-        return times[times.Count / 2];
+        return BenchmarkMath.Median(times);
     }
 }

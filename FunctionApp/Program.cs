@@ -5,8 +5,7 @@ using Microsoft.Extensions.Hosting;
 
 // Large native blocks (image decodes) on pages of their own, so that memory freed after a burst goes back; the
 // smaller blocks every request frees kept for the next one instead of given back and faulted in again.
-NativeHeap.MapLargeBlocks();
-NativeHeap.KeepFreedTopPages();
+NativeHeap.Configure();
 
 // The same executable is the Functions worker (launched by the Functions host) and the command line.
 if (!CommandLineApp.IsWorkerLaunch(args))

@@ -36,7 +36,7 @@ public static class NativeHeap
     /// ordinary photo's decode (a 1024x768 bitmap is 3 MiB) and most of a model load's blocks in the heaps, where
     /// reuse is cheap. Elsewhere a no-op.
     /// </summary>
-    public static void MapLargeBlocks() => SetUnlessTheEnvironmentDoes(MmapThresholdParameter, MapThreshold, "MALLOC_MMAP_THRESHOLD_");
+    private static void MapLargeBlocks() => SetUnlessTheEnvironmentDoes(MmapThresholdParameter, MapThreshold, "MALLOC_MMAP_THRESHOLD_");
 
     /// <summary>The free memory at the top of a heap that the C allocator keeps instead of giving it back.</summary>
     public const int TrimThreshold = MapThreshold;
@@ -49,7 +49,18 @@ public static class NativeHeap
     /// 1024x768 JPEG decoded at 3/8) was given back when freed and faulted in again, zeroed, by the next request: about
     /// 100 page faults per request. <see cref="Trim"/> still returns the free pages after a model load. Elsewhere a no-op.
     /// </summary>
-    public static void KeepFreedTopPages() => SetUnlessTheEnvironmentDoes(TrimThresholdParameter, TrimThreshold, "MALLOC_TRIM_THRESHOLD_");
+    private static void KeepFreedTopPages() => SetUnlessTheEnvironmentDoes(TrimThresholdParameter, TrimThreshold, "MALLOC_TRIM_THRESHOLD_");
+
+    /// <summary>
+    /// Sets up the C allocator for serving, once, before any other work: large blocks on pages of their own (see
+    /// <see cref="MapLargeBlocks"/>), and, since setting that pins the trim threshold, the free memory at a heap's top
+    /// kept for the next request (see <see cref="KeepFreedTopPages"/>).
+    /// </summary>
+    public static void Configure()
+    {
+        MapLargeBlocks();
+        KeepFreedTopPages();
+    }
 
     /// <summary>One of glibc's <c>mallopt</c> settings, unless its environment variable already sets it; elsewhere a no-op.</summary>
     private static void SetUnlessTheEnvironmentDoes(int parameter, int value, string variable)
