@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.ML.OnnxRuntime;
 
 namespace FunctionApp.Inference;
 
@@ -50,6 +51,22 @@ public static class PipelinePreload
             return null;
         }
     }
+
+    /// <summary>
+    /// Loads ONNX Runtime's native library and creates its environment on the thread pool, so that the 30-50 ms this
+    /// takes overlaps the reading of the package instead of coming between it and the session's build.
+    /// </summary>
+    public static void StartRuntime() => _ = Task.Run(static () =>
+    {
+        try
+        {
+            OrtEnv.Instance();
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or TypeInitializationException or OnnxRuntimeException or EntryPointNotFoundException)
+        {
+            // The model's own load meets the same problem and reports it.
+        }
+    });
 
     /// <summary>Releases every preloaded pipeline nobody took.</summary>
     public static void DiscardUnclaimed()

@@ -37,6 +37,8 @@ public static class ModelPreload
         if (models.WarmUp != ModelWarmUp.Eager || models.Source != ModelSource.Local)
             return;
 
+        PipelinePreload.StartRuntime();
+
         // The catalog's own rules pick the model and version, as the host's catalog will.
         var catalog = new ModelCatalog(Options.Create(models));
         if (catalog.DefaultModel is not { } name || models.Canary.ContainsKey(name))
