@@ -441,6 +441,51 @@ public class EnginePoolTests : IDisposable
     }
 
     [Fact]
+    public async Task GetPipelineAsync_APipelineWhoseWarmUpIsStillToRun_ScoresBesideItAndKeepsTheFirstRunThatEnds()
+    {
+        InferencePipeline? warming = null;
+        await using var pool = Pool(() =>
+        {
+            warming = Load();
+            warming.AnnounceWarmUp();
+            return warming;
+        });
+
+        await pool.GetPipelineAsync();
+
+        // A request does not wait for the announced warm-up: its run is the version's first prediction.
+        Assert.False(warming!.WarmUpRun!.IsCompleted);
+        Assert.Equal(Means(1, 2, 3), await pool.ScoreAsync(Tensor(1, 2, 3)));
+        var first = pool.ColdStart.FirstPredictionTime;
+        Assert.NotNull(first);
+
+        // The warm-up that ends later changes nothing.
+        warming.WarmUp();
+        await warming.WarmUpRun;
+        await Task.Delay(50);
+        Assert.Equal(first, pool.ColdStart.FirstPredictionTime);
+    }
+
+    [Fact]
+    public async Task GetPipelineAsync_AWarmUpThatEndsFirst_IsTheFirstPrediction()
+    {
+        InferencePipeline? warming = null;
+        await using var pool = Pool(() =>
+        {
+            warming = Load();
+            warming.AnnounceWarmUp();
+            return warming;
+        });
+        await pool.GetPipelineAsync();
+        Assert.Null(pool.ColdStart.FirstPredictionTime);
+
+        warming!.WarmUp();
+
+        await Poll.UntilAsync(() => Task.FromResult(pool.ColdStart.FirstPredictionTime is not null), TimeSpan.FromSeconds(10), "the warm-up to be recorded");
+        Assert.Equal(warming.WarmUpTime, pool.ColdStart.FirstPredictionTime);
+    }
+
+    [Fact]
     public async Task GetPipelineAsync_APipelineNotWarmed_HasNoFirstPredictionUntilOneRuns()
     {
         await using var pool = Pool(Load);

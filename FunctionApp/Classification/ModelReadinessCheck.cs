@@ -58,9 +58,12 @@ public sealed class ModelReadinessCheck(ModelCatalog catalog, EnginePoolRegistry
             var directory = pipeline.Package.Directory;
             if (_verifiedDirectory != directory)
             {
-                // A pipeline warmed while it loaded has answered once already; another run would only hold up the first
-                // request (which then also gets the warm engine).
-                if (pipeline.WarmUpTime is null)
+                // A pipeline warmed as it loaded has answered once (or is about to); another run would only hold up the
+                // first request. A warm-up that failed is tried again here, so that the failure is reported.
+                if (pipeline.WarmUpRun is { } warmUp)
+                    await ((Task)warmUp).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (pipeline.WarmUpRun is not { IsCompletedSuccessfully: true })
                     await pool.ProbeAsync(new float[pipeline.Package.Manifest.Preprocessing.TensorLength], cancellationToken);
                 _verifiedDirectory = directory;
             }

@@ -61,7 +61,7 @@ public sealed partial class ModelWarmUpService(ModelReadinessCheck readiness, IO
         finally
         {
             // A pipeline preloaded for a model the warm-up did not use (its settings changed meanwhile) is let go.
-            PipelinePreload.DiscardUnclaimed();
+            _ = PipelinePreload.DiscardUnclaimed();
         }
     }
 

@@ -171,9 +171,15 @@ public sealed partial class EnginePool : IAsyncDisposable
                 LogLoaded(Model, Version, loadTime.TotalMilliseconds, pipeline.LoadedFromDescription);
                 _metrics?.ModelLoaded(Model, Version, loadTime);
 
-                // A pipeline warmed while it loaded (the start-up preload) has made its first prediction already.
-                if (pipeline.WarmUpTime is { } warmUp)
-                    RecordFirstPrediction(warmUp);
+                // A pipeline warmed as it loaded (the start-up preload) has made its first prediction, or is making it
+                // beside the requests that waited for the load; whichever ends first is the version's first prediction.
+                if (pipeline.WarmUpRun is { } warmUp)
+                {
+                    if (warmUp.IsCompletedSuccessfully)
+                        RecordFirstPrediction(warmUp.Result);
+                    else
+                        _ = warmUp.ContinueWith(run => RecordFirstPrediction(run.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                }
                 return pipeline;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

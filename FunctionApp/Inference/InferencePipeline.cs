@@ -45,6 +45,7 @@ public sealed class InferencePipeline : IDisposable
     private readonly TransformerChain<ITransformer> _transformer;
     private readonly SchemaDefinition _inputSchema;
     private PredictionEngine<TensorInput, ScoresOutput>? _warmEngine;
+    private TaskCompletionSource<TimeSpan>? _warmUpRun;
 
     private InferencePipeline(ModelPackage package, OnnxSignature signature, MLContext ml, TransformerChain<ITransformer> transformer, SchemaDefinition inputSchema, DataViewType featureType, int outputWidth)
     {
@@ -403,13 +404,34 @@ public sealed class InferencePipeline : IDisposable
     /// </summary>
     public void WarmUp()
     {
-        var engine = CreateEngine();
-        var output = new ScoresOutput();
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        engine.Predict(new TensorInput { Pixels = new float[Package.Manifest.Preprocessing.TensorLength] }, ref output);
-        WarmUpTime = System.Diagnostics.Stopwatch.GetElapsedTime(start);
-        Interlocked.Exchange(ref _warmEngine, engine)?.Dispose();
+        var run = _warmUpRun ??= new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            var engine = CreateEngine();
+            var output = new ScoresOutput();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            engine.Predict(new TensorInput { Pixels = new float[Package.Manifest.Preprocessing.TensorLength] }, ref output);
+            WarmUpTime = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            Interlocked.Exchange(ref _warmEngine, engine)?.Dispose();
+            run.TrySetResult(WarmUpTime.Value);
+        }
+        catch (Exception ex)
+        {
+            run.TrySetException(ex);
+            throw;
+        }
     }
+
+    /// <summary>
+    /// Says that the caller is about to run <see cref="WarmUp"/> after handing the pipeline on: whoever takes it meanwhile
+    /// finds the run in <see cref="WarmUpRun"/>, and can wait for it (a readiness check) or go ahead beside it on an
+    /// engine of its own (a request), instead of waiting for the pipeline until the run is over.
+    /// </summary>
+    public void AnnounceWarmUp() =>
+        Interlocked.CompareExchange(ref _warmUpRun, new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    /// <summary>The <see cref="WarmUp"/> run (how long its prediction took), once one is announced or has begun; null otherwise.</summary>
+    public Task<TimeSpan>? WarmUpRun => Volatile.Read(ref _warmUpRun)?.Task;
 
     /// <summary>How long <see cref="WarmUp"/>'s prediction took; null until one has run, which shows the model answers.</summary>
     public TimeSpan? WarmUpTime { get; private set; }
@@ -435,6 +457,9 @@ public sealed class InferencePipeline : IDisposable
 
     public void Dispose()
     {
+        // A warm-up still running on another thread holds an engine over the session: it ends first.
+        if (Volatile.Read(ref _warmUpRun)?.Task is { IsCompleted: false } running)
+            ((IAsyncResult)running).AsyncWaitHandle.WaitOne();
         Interlocked.Exchange(ref _warmEngine, null)?.Dispose();
         _transformer.Dispose();
         IsDisposed = true;

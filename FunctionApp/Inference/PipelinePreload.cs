@@ -12,9 +12,16 @@ namespace FunctionApp.Inference;
 /// </summary>
 public static class PipelinePreload
 {
-    private static readonly ConcurrentDictionary<string, Task<InferencePipeline>> Loads = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Load> Loads = new(StringComparer.Ordinal);
 
-    /// <summary>Starts loading <paramref name="package"/> (and running one prediction, so its first request finds it warm).</summary>
+    /// <summary>A preload: the pipeline once built (<paramref name="Created"/>), and the whole job with its warm-up run (<paramref name="Done"/>).</summary>
+    private sealed record Load(Task<InferencePipeline> Created, Task Done);
+
+    /// <summary>
+    /// Starts loading <paramref name="package"/>, then running one prediction so that its first request finds it warm.
+    /// The pipeline can be taken as soon as it is built: a request waiting by then runs beside the warm-up run, on an
+    /// engine of its own, instead of after it.
+    /// </summary>
     public static void Start(ModelPackage package, OnnxRuntimeOptions runtime)
     {
         ArgumentNullException.ThrowIfNull(package);
@@ -22,12 +29,34 @@ public static class PipelinePreload
         var key = Key(package.Directory, runtime);
         if (key is null || Loads.ContainsKey(key))
             return;
-        Loads.TryAdd(key, Task.Run(() =>
+        var created = new TaskCompletionSource<InferencePipeline>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = Task.Run(() =>
         {
-            var pipeline = InferencePipeline.Create(package, runtime);
-            pipeline.WarmUp();
-            return pipeline;
-        }));
+            InferencePipeline pipeline;
+            try
+            {
+                pipeline = InferencePipeline.Create(package, runtime);
+            }
+            catch (Exception ex)
+            {
+                // Handed to the taker, who loads the model itself when this is a problem with the package.
+                created.SetException(ex);
+                return;
+            }
+
+            // The pipeline is handed on before its warm-up run, so that a request already waiting runs beside it.
+            pipeline.AnnounceWarmUp();
+            created.SetResult(pipeline);
+            try
+            {
+                pipeline.WarmUp();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            {
+                // Kept in the pipeline's warm-up run, where the readiness check finds it (and tries a run of its own).
+            }
+        });
+        Loads.TryAdd(key, new Load(created.Task, done));
     }
 
     /// <summary>
@@ -44,7 +73,7 @@ public static class PipelinePreload
             return null;
         try
         {
-            return load.GetAwaiter().GetResult();
+            return load.Created.GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is ModelPackageException or ModelLoadException or InvalidOperationException or IOException)
         {
@@ -68,14 +97,20 @@ public static class PipelinePreload
         }
     });
 
-    /// <summary>Releases every preloaded pipeline nobody took.</summary>
-    public static void DiscardUnclaimed()
+    /// <summary>
+    /// Releases every preloaded pipeline nobody took, each once its load and warm-up run are over; the task ends when
+    /// all are released.
+    /// </summary>
+    public static Task DiscardUnclaimed()
     {
+        var released = new List<Task>();
         foreach (var key in Loads.Keys)
         {
             if (Loads.TryRemove(key, out var load))
-                _ = load.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                released.Add(load.Done.ContinueWith(_ => { if (load.Created.IsCompletedSuccessfully) load.Created.Result.Dispose(); }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default));
         }
+
+        return Task.WhenAll(released);
     }
 
     /// <summary>The package's folder and manifest time, and every setting that shapes the ONNX Runtime session.</summary>
