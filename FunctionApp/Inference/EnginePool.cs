@@ -178,7 +178,7 @@ public sealed partial class EnginePool : IAsyncDisposable
                     if (warmUp.IsCompletedSuccessfully)
                         RecordFirstPrediction(warmUp.Result);
                     else
-                        _ = warmUp.ContinueWith(run => RecordFirstPrediction(run.Result), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                        _ = RecordWarmUpAsync(warmUp);
                 }
                 return pipeline;
             }
@@ -478,6 +478,27 @@ public sealed partial class EnginePool : IAsyncDisposable
 
         // Let anyone still queued for a slot through, to see the pool is disposed.
         _slots.Release(_maxEngines);
+    }
+
+    /// <summary>
+    /// Records a warm-up run that ends after the load, under a slot as a run of the pool's own would be, so that it
+    /// cannot start the version's background work once the pool is being released.
+    /// </summary>
+    private async Task RecordWarmUpAsync(Task<TimeSpan> run)
+    {
+        await ((Task)run).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!run.IsCompletedSuccessfully)
+            return; // The readiness check tries a run of its own and reports the failure.
+        await _slots.WaitAsync(InferencePriority.Interactive);
+        try
+        {
+            if (!_disposed)
+                RecordFirstPrediction(run.Result);
+        }
+        finally
+        {
+            _slots.Release();
+        }
     }
 
     private void RecordFirstPrediction(TimeSpan elapsed)

@@ -29,8 +29,9 @@ public static class PipelinePreload
         var key = Key(package.Directory, runtime);
         if (key is null || Loads.ContainsKey(key))
             return;
+
         var created = new TaskCompletionSource<InferencePipeline>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var done = Task.Run(() =>
+        var job = new Task(() =>
         {
             InferencePipeline pipeline;
             try
@@ -56,7 +57,9 @@ public static class PipelinePreload
                 // Kept in the pipeline's warm-up run, where the readiness check finds it (and tries a run of its own).
             }
         });
-        Loads.TryAdd(key, new Load(created.Task, done));
+        // Only the start that registers the preload runs it.
+        if (Loads.TryAdd(key, new Load(created.Task, job)))
+            job.Start(TaskScheduler.Default);
     }
 
     /// <summary>
