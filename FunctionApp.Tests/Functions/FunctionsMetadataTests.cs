@@ -115,6 +115,15 @@ public class FunctionsMetadataTests
         Assert.Equal("0 */5 * * * *", values.GetProperty("KeepWarmSchedule").GetString());
     }
 
+    [Fact]
+    public void LocalSettingsSample_CapsTheCAllocatorsHeapsAsTheDeploymentDoes()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "local.settings.sample.json");
+        using var settings = JsonDocument.Parse(File.ReadAllText(path));
+
+        Assert.Equal("2", settings.RootElement.GetProperty("Values").GetProperty("MALLOC_ARENA_MAX").GetString());
+    }
+
     [Theory]
     [MemberData(nameof(Routes))]
     public void Metadata_EachRoute_HasItsTriggerMethodAndAuthLevel(string name, string method, string template, bool anonymous)

@@ -141,6 +141,13 @@ public partial class MainTemplateTests
     }
 
     [Fact]
+    public void AppSettings_CapTheCAllocatorsHeapsAtTwo()
+    {
+        // glibc reads this only from the environment at process start, so the deployment sets it, not the app.
+        Assert.Equal("2", AppSettings()["MALLOC_ARENA_MAX"]);
+    }
+
+    [Fact]
     public void AppSettings_SiteRoot_IsTheTryItPageNotTheHostsLandingPage()
     {
         Assert.Equal("true", AppSettings()["AzureWebJobsDisableHomepage"]);
