@@ -29,6 +29,20 @@ public class EnginePoolTests : IDisposable
     private static EnginePool Pool(Func<InferencePipeline> load, int maxEngines = 4, BatchScoring batchScoring = BatchScoring.ParallelEngines) =>
         new("tiny-cnn", "1", load, new EnginePoolOptions { MaxEngines = maxEngines, BatchScoring = batchScoring }, NullLogger<EnginePool>.Instance);
 
+    /// <summary>The pipeline a <see cref="PoolLoading"/> pool loaded.</summary>
+    private sealed class Loaded
+    {
+        public InferencePipeline? Pipeline { get; set; }
+    }
+
+    /// <summary>A pool whose load hands over a pipeline <paramref name="prepare"/> has had its way with (warmed, or its warm-up announced).</summary>
+    private EnginePool PoolLoading(Action<InferencePipeline> prepare, Loaded loaded) => Pool(() =>
+    {
+        loaded.Pipeline = Load();
+        prepare(loaded.Pipeline);
+        return loaded.Pipeline;
+    });
+
     /// <summary>A tensor whose tensor-channel c holds value v[c] (BGR order, so channel 2 is red).</summary>
     private static float[] Tensor(float blue, float green, float red)
     {
@@ -424,18 +438,14 @@ public class EnginePoolTests : IDisposable
     [Fact]
     public async Task GetPipelineAsync_APipelineWarmedWhileItLoaded_CountsItsWarmUpAsTheFirstPrediction()
     {
-        InferencePipeline? warmed = null;
-        await using var pool = Pool(() =>
-        {
-            warmed = Load();
-            warmed.WarmUp();
-            return warmed;
-        });
+        var loaded = new Loaded();
+        await using var pool = PoolLoading(p => p.WarmUp(), loaded);
 
-        await pool.GetPipelineAsync();
+        var pipeline = await pool.GetPipelineAsync();
+        Assert.Same(loaded.Pipeline, pipeline);
 
-        Assert.NotNull(warmed!.WarmUpTime);
-        Assert.Equal(warmed.WarmUpTime, pool.ColdStart.FirstPredictionTime);
+        Assert.NotNull(pipeline.WarmUpTime);
+        Assert.Equal(pipeline.WarmUpTime, pool.ColdStart.FirstPredictionTime);
         Assert.Equal(Means(1, 2, 3), await pool.ScoreAsync(Tensor(1, 2, 3)));
         Assert.Equal(1, pool.EngineCount);
     }
@@ -443,25 +453,21 @@ public class EnginePoolTests : IDisposable
     [Fact]
     public async Task GetPipelineAsync_APipelineWhoseWarmUpIsStillToRun_ScoresBesideItAndKeepsTheFirstRunThatEnds()
     {
-        InferencePipeline? warming = null;
-        await using var pool = Pool(() =>
-        {
-            warming = Load();
-            warming.AnnounceWarmUp();
-            return warming;
-        });
+        var loaded = new Loaded();
+        await using var pool = PoolLoading(p => p.AnnounceWarmUp(), loaded);
 
-        await pool.GetPipelineAsync();
+        var pipeline = await pool.GetPipelineAsync();
+        Assert.Same(loaded.Pipeline, pipeline);
 
         // A request does not wait for the announced warm-up: its run is the version's first prediction.
-        Assert.False(warming!.WarmUpRun!.IsCompleted);
+        Assert.False(pipeline.WarmUpRun!.IsCompleted);
         Assert.Equal(Means(1, 2, 3), await pool.ScoreAsync(Tensor(1, 2, 3)));
         var first = pool.ColdStart.FirstPredictionTime;
         Assert.NotNull(first);
 
         // The warm-up that ends later changes nothing.
-        warming.WarmUp();
-        await warming.WarmUpRun;
+        pipeline.WarmUp();
+        await pipeline.WarmUpRun;
         await Task.Delay(50);
         Assert.Equal(first, pool.ColdStart.FirstPredictionTime);
     }
@@ -469,20 +475,16 @@ public class EnginePoolTests : IDisposable
     [Fact]
     public async Task GetPipelineAsync_AWarmUpThatEndsFirst_IsTheFirstPrediction()
     {
-        InferencePipeline? warming = null;
-        await using var pool = Pool(() =>
-        {
-            warming = Load();
-            warming.AnnounceWarmUp();
-            return warming;
-        });
-        await pool.GetPipelineAsync();
+        var loaded = new Loaded();
+        await using var pool = PoolLoading(p => p.AnnounceWarmUp(), loaded);
+        var pipeline = await pool.GetPipelineAsync();
+        Assert.Same(loaded.Pipeline, pipeline);
         Assert.Null(pool.ColdStart.FirstPredictionTime);
 
-        warming!.WarmUp();
+        pipeline.WarmUp();
 
         await Poll.UntilAsync(() => Task.FromResult(pool.ColdStart.FirstPredictionTime is not null), TimeSpan.FromSeconds(10), "the warm-up to be recorded");
-        Assert.Equal(warming.WarmUpTime, pool.ColdStart.FirstPredictionTime);
+        Assert.Equal(pipeline.WarmUpTime, pool.ColdStart.FirstPredictionTime);
     }
 
     [Fact]

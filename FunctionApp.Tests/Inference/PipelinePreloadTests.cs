@@ -26,6 +26,14 @@ public sealed class PipelinePreloadTests : IAsyncLifetime, IDisposable
 
     private static OnnxRuntimeOptions Runtime(int threads = 1) => new() { IntraOpThreads = threads };
 
+    /// <summary>The tiny CNN as the default model of <paramref name="root"/>, warmed up as <paramref name="warmUp"/> says.</summary>
+    private static Dictionary<string, string?> Settings(ModelRoot root, string warmUp) => new()
+    {
+        ["Models:Root"] = root.Root,
+        ["Models:Default"] = "tiny-cnn",
+        ["Models:WarmUp"] = warmUp,
+    };
+
     [Fact]
     public async Task TryTake_SamePackageAndSettings_GetsThePipelineOnceWithItsWarmUpRun()
     {
@@ -89,13 +97,8 @@ public sealed class PipelinePreloadTests : IAsyncLifetime, IDisposable
     public async Task ModelPreload_EagerWarmUpOfTheOnlyModel_PreloadsItsNewestVersionWithTheHostsThreadRule()
     {
         using var root = new ModelRoot();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Models:Root"] = root.Root,
-            ["Models:Default"] = "tiny-cnn",
-            ["Models:WarmUp"] = "Eager",
-            ["EnginePool:MaxEngines"] = "1",
-        };
+        var settings = Settings(root, "Eager");
+        settings["EnginePool:MaxEngines"] = "1";
 
         await ModelPreload.Start(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
 
@@ -111,12 +114,7 @@ public sealed class PipelinePreloadTests : IAsyncLifetime, IDisposable
     public async Task Readiness_OfAPreloadedModel_IsItsWarmUpRunNotAnotherPrediction()
     {
         using var root = new ModelRoot();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Models:Root"] = root.Root,
-            ["Models:Default"] = "tiny-cnn",
-            ["Models:WarmUp"] = "Eager",
-        };
+        var settings = Settings(root, "Eager");
         await using var services = TestServices.Create(settings);
         var health = services.GetRequiredService<HealthCheckService>();
         await ModelPreload.Start(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
@@ -141,13 +139,8 @@ public sealed class PipelinePreloadTests : IAsyncLifetime, IDisposable
     public async Task ModelPreload_LazyWarmUpOrACanarySplit_PreloadsNothing(string warmUp, string? canaryWeight)
     {
         using var root = new ModelRoot();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Models:Root"] = root.Root,
-            ["Models:Default"] = "tiny-cnn",
-            ["Models:WarmUp"] = warmUp,
-            ["EnginePool:MaxEngines"] = "1",
-        };
+        var settings = Settings(root, warmUp);
+        settings["EnginePool:MaxEngines"] = "1";
         if (canaryWeight is not null)
             settings["Models:Canary:tiny-cnn:1"] = canaryWeight;
 
