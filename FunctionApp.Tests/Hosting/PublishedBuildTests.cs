@@ -191,12 +191,19 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         }, SKEncodedImageFormat.Jpeg, quality: 90);
         for (int i = 0; i < 10; i++)
             await PredictAsync(client, photo);
-        long faultsBefore = MinorFaults(serve.Id);
-        const int Requests = 40;
-        for (int i = 0; i < Requests; i++)
+        // Counted around each request and the median taken: the process's own background work (the lone-run session's
+        // load, the trigger engine's start) faults in pages of its own during a few of them.
+        var faults = new List<long>();
+        for (int i = 0; i < 40; i++)
+        {
+            long before = MinorFaults(serve.Id);
             await PredictAsync(client, photo);
-        long faultsPerRequest = (MinorFaults(serve.Id) - faultsBefore) / Requests;
-        Assert.True(faultsPerRequest < 60, $"{faultsPerRequest} page faults a request");
+            faults.Add(MinorFaults(serve.Id) - before);
+        }
+
+        faults.Sort();
+        long median = faults[faults.Count / 2];
+        Assert.True(median < 60, $"{median} page faults a request (median; all: {string.Join(' ', faults)})");
 
         var account = new BlobServiceClient(_azurite.ConnectionString);
         var images = account.GetBlobContainerClient("images");
