@@ -404,7 +404,8 @@ public sealed class InferencePipeline : IDisposable
     /// </summary>
     public void WarmUp()
     {
-        var run = _warmUpRun ??= new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        AnnounceWarmUp();
+        var run = _warmUpRun!;
         try
         {
             var engine = CreateEngine();

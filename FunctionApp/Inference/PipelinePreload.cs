@@ -52,7 +52,7 @@ public static class PipelinePreload
             {
                 pipeline.WarmUp();
             }
-            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or OnnxRuntimeException)
             {
                 // Kept in the pipeline's warm-up run, where the readiness check finds it (and tries a run of its own).
             }
