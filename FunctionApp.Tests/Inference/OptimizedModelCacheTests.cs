@@ -148,6 +148,9 @@ public sealed class OptimizedModelCacheTests : IDisposable
         Assert.Equal(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL));
         Assert.Equal(key, OptimizedModelCache.Key(b, GraphOptimizationLevel.ORT_ENABLE_ALL));
         Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_EXTENDED));
+        // Without exact int8 products, an int8 model's saved graph differs on CPUs without VNNI.
+        Assert.NotEqual(key, OptimizedModelCache.Key(a, GraphOptimizationLevel.ORT_ENABLE_ALL, exactInt8Products: false));
+        Assert.Equal(key, OptimizedModelCache.TryKey(a, new OnnxRuntimeOptions()));
         Write(c, [.. new byte[99], 1]);
         Assert.NotEqual(key, OptimizedModelCache.Key(c, GraphOptimizationLevel.ORT_ENABLE_ALL));
         Write(c, new byte[101]);

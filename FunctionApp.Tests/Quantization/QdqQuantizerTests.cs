@@ -1,3 +1,4 @@
+using FunctionApp.Inference;
 using FunctionApp.Quantization;
 using FunctionApp.Tests.Support;
 using Google.Protobuf;
@@ -17,7 +18,8 @@ public sealed class QdqQuantizerTests : IDisposable
 
     private static float[] Run(ModelProto model, float[] input, int size, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = 1 };
+        // As the app runs a model (its session settings), on whatever CPU the tests run.
+        using var options = new OnnxRuntimeOptions { IntraOpThreads = 1 }.CreateSessionOptions(level);
         using var session = new InferenceSession(model.ToByteArray(), options);
         using var feed = OrtValue.CreateTensorValueFromMemory(input, [1, 3, size, size]);
         using var runOptions = new RunOptions();
@@ -140,6 +142,40 @@ public sealed class QdqQuantizerTests : IDisposable
         Assert.Equal(2, ops.Count(o => o == "QLinearConv"));
         Assert.Contains("QLinearAdd", ops);
         Assert.DoesNotContain("Conv", ops);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AppSessions_RunInt8WeightsExactlyOnlyWhereTheCpuLacksVnni(bool exactInt8Products)
+    {
+        // The weights of the QLinearConvs ONNX Runtime runs: int8 for its U8S8 kernels, uint8 for its exact U8U8 ones.
+        var (_, quantized, _) = Quantize(SmallCnn.Build(), SmallCnn.Size);
+        var source = Path.Combine(_temp.Path, "exact.onnx");
+        var optimized = Path.Combine(_temp.Path, $"exact.{exactInt8Products}.optimized.onnx");
+        File.WriteAllBytes(source, quantized.ToByteArray());
+        using (var options = new OnnxRuntimeOptions { IntraOpThreads = 1, ExactInt8Products = exactInt8Products }.CreateSessionOptions(GraphOptimizationLevel.ORT_ENABLE_EXTENDED))
+        {
+            options.OptimizedModelFilePath = optimized;
+            using (new InferenceSession(source, options))
+            {
+            }
+        }
+
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph;
+        var initializers = graph.Initializer.ToDictionary(i => i.Name);
+        var weightTypes = graph.Node.Where(n => n.OpType == "QLinearConv").Select(n => initializers[n.Input[3]].DataType).Distinct().ToList();
+        var expected = exactInt8Products && !OnnxRuntimeOptions.CpuHasVnni.Value ? TensorProto.Types.DataType.Uint8 : TensorProto.Types.DataType.Int8;
+        Assert.Equal([(int)expected], weightTypes);
+    }
+
+    [Fact]
+    public void CpuHasVnni_AgreesWithTheFlagsTheKernelReports()
+    {
+        // Linux names the CPU's features in /proc/cpuinfo; AVX-512 VNNI counts only where AVX-512 itself is usable.
+        var flags = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        bool vnni = (flags.Contains("avx512_vnni") && flags.Contains("avx512f")) || flags.Contains("avx_vnni");
+        Assert.Equal(vnni, OnnxRuntimeOptions.CpuHasVnni.Value);
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public sealed class InferencePipeline : IDisposable
         foreach (var path in _unsaved)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (OptimizedModelCache.TryKey(path, runtime.GraphOptimization) is not { } key || cache.Find(key) is not null)
+            if (OptimizedModelCache.TryKey(path, runtime) is not { } key || cache.Find(key) is not null)
                 continue;
             using var staging = cache.Stage(key);
             if (staging is null)
@@ -228,7 +228,7 @@ public sealed class InferencePipeline : IDisposable
         var cache = OptimizedModelCache.For(runtime);
         var preparedModels = PreparedModels.For(runtime);
         string? fingerprint = cache is null && preparedModels is null ? null : ModelFingerprint.TryOf(path);
-        string? key = cache is null || fingerprint is null ? null : OptimizedModelCache.TryKey(path, runtime.GraphOptimization, fingerprint);
+        string? key = cache is null || fingerprint is null ? null : OptimizedModelCache.TryKey(path, runtime, fingerprint);
         if (cache is not null && key is not null && cache.Find(key) is { } optimized)
         {
             try

@@ -54,29 +54,35 @@ public sealed class OptimizedModelCache(string root)
         return new OptimizedModelCache(string.IsNullOrWhiteSpace(runtime.OptimizedModelCacheFolder) ? DefaultRoot : runtime.OptimizedModelCacheFolder);
     }
 
-    /// <summary>The entry's name for <paramref name="modelPath"/> optimized at <paramref name="level"/> on this machine.</summary>
-    public static string Key(string modelPath, GraphOptimizationLevel level) => Key(modelPath, ModelFingerprint.Of(modelPath), level);
+    /// <summary>
+    /// The entry's name for <paramref name="modelPath"/> optimized at <paramref name="level"/> on this machine, with or
+    /// without <see cref="OnnxRuntimeOptions.ExactInt8Products"/> (which can change the saved graph).
+    /// </summary>
+    public static string Key(string modelPath, GraphOptimizationLevel level, bool exactInt8Products = true) => Key(modelPath, ModelFingerprint.Of(modelPath), level, exactInt8Products);
 
     /// <summary>The same, for a file whose <see cref="ModelFingerprint"/> is already known.</summary>
-    public static string Key(string modelPath, string fingerprint, GraphOptimizationLevel level)
+    public static string Key(string modelPath, string fingerprint, GraphOptimizationLevel level, bool exactInt8Products = true)
     {
         var identity = string.Join('\n',
             fingerprint,
             File.GetLastWriteTimeUtc(modelPath).Ticks.ToString(CultureInfo.InvariantCulture),
             level.ToString(),
             OrtEnv.Instance().GetVersionString(),
-            CpuIdentity.Value);
+            CpuIdentity.Value,
+            // On CPUs without VNNI an int8 model's weights are saved as U8 with it, as S8 without.
+            exactInt8Products ? OnnxRuntimeOptions.ExactInt8ProductsKey : string.Empty);
         // A name for the entry, not a seal: the fingerprint in it is not a cryptographic hash either. The non-cryptographic
         // hash keeps the serving path from loading the system's cryptography library (OpenSSL) only to name a folder.
         return Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(identity)));
     }
 
-    /// <summary><see cref="Key(string, GraphOptimizationLevel)"/>, or null when the model file cannot be read (the model then loads the ordinary way).</summary>
-    public static string? TryKey(string modelPath, GraphOptimizationLevel level, string? fingerprint = null)
+    /// <summary><see cref="Key(string, GraphOptimizationLevel, bool)"/> for <paramref name="runtime"/>'s settings, or null when the model file cannot be read (the model then loads the ordinary way).</summary>
+    public static string? TryKey(string modelPath, OnnxRuntimeOptions runtime, string? fingerprint = null)
     {
+        ArgumentNullException.ThrowIfNull(runtime);
         try
         {
-            return Key(modelPath, fingerprint ?? ModelFingerprint.Of(modelPath), level);
+            return Key(modelPath, fingerprint ?? ModelFingerprint.Of(modelPath), runtime.GraphOptimization, runtime.ExactInt8Products);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
