@@ -238,7 +238,6 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
     }
 
-    /// <summary>The process's minor page faults so far: the tenth field of its stat line, counted after the command name.</summary>
     /// <summary>Waits (up to 30 s) for half a second in which the process faults in fewer than 20 pages.</summary>
     private static async Task WaitUntilQuietAsync(int processId)
     {
@@ -254,6 +253,7 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         }
     }
 
+    /// <summary>The process's minor page faults so far: the tenth field of its stat line, counted after the command name.</summary>
     private static long MinorFaults(int processId)
     {
         string stat = File.ReadAllText($"/proc/{processId}/stat");

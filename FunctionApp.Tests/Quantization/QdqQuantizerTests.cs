@@ -151,18 +151,8 @@ public sealed class QdqQuantizerTests : IDisposable
     {
         // The weights of the QLinearConvs ONNX Runtime runs: int8 for its U8S8 kernels, uint8 for its exact U8U8 ones.
         var (_, quantized, _) = Quantize(SmallCnn.Build(), SmallCnn.Size);
-        var source = Path.Combine(_temp.Path, "exact.onnx");
-        var optimized = Path.Combine(_temp.Path, $"exact.{exactInt8Products}.optimized.onnx");
-        File.WriteAllBytes(source, quantized.ToByteArray());
-        using (var options = new OnnxRuntimeOptions { IntraOpThreads = 1, ExactInt8Products = exactInt8Products }.CreateSessionOptions(GraphOptimizationLevel.ORT_ENABLE_EXTENDED))
-        {
-            options.OptimizedModelFilePath = optimized;
-            using (new InferenceSession(source, options))
-            {
-            }
-        }
-
-        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph;
+        var graph = OptimizedGraph.Graph(quantized, _temp.Path, $"exact.{exactInt8Products}",
+            new OnnxRuntimeOptions { IntraOpThreads = 1, ExactInt8Products = exactInt8Products }.CreateSessionOptions(GraphOptimizationLevel.ORT_ENABLE_EXTENDED));
         var initializers = graph.Initializer.ToDictionary(i => i.Name);
         var weightTypes = graph.Node.Where(n => n.OpType == "QLinearConv").Select(n => initializers[n.Input[3]].DataType).Distinct().ToList();
         var expected = exactInt8Products && !OnnxRuntimeOptions.CpuHasVnni.Value ? TensorProto.Types.DataType.Uint8 : TensorProto.Types.DataType.Int8;
