@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using SkiaSharp;
 
 namespace FunctionApp.Tests.Hosting;
 
@@ -182,31 +181,6 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         var libraries = await File.ReadAllTextAsync($"/proc/{serve.Id}/maps");
         Assert.DoesNotContain("libicu", libraries, StringComparison.Ordinal);
 
-        // A photo's decode buffer, freed after each request, is kept for the next one rather than given back to the
-        // system and faulted in again (about 130 page faults a request for this photo when it was given back).
-        var photo = Images.Draw(1024, 768, canvas =>
-        {
-            using var paint = new SKPaint { Shader = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(1024, 768), [SKColors.Navy, SKColors.Orange, SKColors.Teal], SKShaderTileMode.Mirror) };
-            canvas.DrawRect(0, 0, 1024, 768, paint);
-        }, SKEncodedImageFormat.Jpeg, quality: 90);
-        for (int i = 0; i < 10; i++)
-            await PredictAsync(client, photo);
-        // Counted around each request, for the whole process: its own start-up work (the lone-run session's load, the
-        // trigger engine's start) faults in pages of its own, for longer the slower the machine, so the count starts
-        // once the process has gone quiet.
-        await WaitUntilQuietAsync(serve.Id);
-        var faults = new List<long>();
-        for (int i = 0; i < 40; i++)
-        {
-            long before = MinorFaults(serve.Id);
-            await PredictAsync(client, photo);
-            faults.Add(MinorFaults(serve.Id) - before);
-        }
-
-        faults.Sort();
-        long median = faults[faults.Count / 2];
-        Assert.True(median < 60, $"{median} page faults a request (median; all: {string.Join(' ', faults)})");
-
         var account = new BlobServiceClient(_azurite.ConnectionString);
         var images = account.GetBlobContainerClient("images");
         await Poll.UntilAsync(async () => (await images.ExistsAsync()).Value, TimeSpan.FromSeconds(60), "serve to create its containers");
@@ -228,36 +202,6 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         var progress = await ServeOnEmptyAccount.WaitForJsonAsync(
             account.GetBlobContainerClient("batch-results"), "shoot.zip/progress.json", j => j.GetProperty("state").GetString() != "running", seconds: 120);
         Assert.Equal(("finished", 1, 0), (progress.GetProperty("state").GetString(), progress.GetProperty("done").GetInt32(), progress.GetProperty("failed").GetInt32()));
-    }
-
-    private static async Task PredictAsync(HttpClient client, byte[] jpeg)
-    {
-        using var body = new ByteArrayContent(jpeg);
-        body.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
-        using var answer = await client.PostAsync("/api/predict?top=1", body);
-        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-    }
-
-    /// <summary>Waits (up to 30 s) for half a second in which the process faults in fewer than 20 pages.</summary>
-    private static async Task WaitUntilQuietAsync(int processId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        long last = MinorFaults(processId);
-        while (DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(500);
-            long now = MinorFaults(processId);
-            if (now - last < 20)
-                return;
-            last = now;
-        }
-    }
-
-    /// <summary>The process's minor page faults so far: the tenth field of its stat line, counted after the command name.</summary>
-    private static long MinorFaults(int processId)
-    {
-        string stat = File.ReadAllText($"/proc/{processId}/stat");
-        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using FunctionApp.Inference;
+
+namespace FunctionApp.Tests.Inference;
+
+[CollectionDefinition(nameof(ProcessWideHeap), DisableParallelization = true)]
+public sealed class ProcessWideHeap;
+
+/// <summary>
+/// The C allocator's settings are the process's: these tests run alone, so that no other test's allocations sit above
+/// the block measured, and no model load trims the heap between a free and the next allocation.
+/// </summary>
+[Collection(nameof(ProcessWideHeap))]
+public sealed class NativeHeapTests
+{
+    /// <summary>A bitmap the size of a 3000x240 photo's decode: below the map threshold, so it comes from a heap.</summary>
+    private const int BlockBytes = 3000 * 240 * 4;
+
+    [Fact]
+    public void Configure_KeepsAFreedDecodeBufferForTheNextOne()
+    {
+        NativeHeap.Configure();
+        try
+        {
+            // glibc's own threshold (128 KiB) gives the freed block back at once: the next one is faulted in again.
+            Assert.Equal(1, MallOpt(TrimThresholdParameter, 128 * 1024));
+            var given = Enumerable.Range(0, 5).Select(_ => FaultsOfTheSecondBlock()).ToList();
+            Assert.True(given.Max() > BlockBytes / 4096 / 2, $"page faults with glibc's threshold: {string.Join(' ', given)}");
+        }
+        finally
+        {
+            NativeHeap.Configure();
+        }
+
+        var kept = Enumerable.Range(0, 5).Select(_ => FaultsOfTheSecondBlock()).ToList();
+        Assert.True(kept.Min() < 50, $"page faults with the app's settings: {string.Join(' ', kept)}");
+    }
+
+    /// <summary>
+    /// On a thread of its own: allocates a block, writes each page, frees it, allocates and writes another; returns
+    /// the page faults of the second.
+    /// </summary>
+    private static long FaultsOfTheSecondBlock()
+    {
+        long faults = -1;
+        var thread = new Thread(() =>
+        {
+            Touch(BlockBytes, free: true);
+            long before = ThreadMinorFaults();
+            Touch(BlockBytes, free: false, out nint block);
+            faults = ThreadMinorFaults() - before;
+            Marshal.FreeHGlobal(block);
+        });
+        thread.Start();
+        thread.Join();
+        return faults;
+    }
+
+    private static void Touch(int bytes, bool free) => Touch(bytes, free, out _);
+
+    private static void Touch(int bytes, bool free, out nint block)
+    {
+        block = Marshal.AllocHGlobal(bytes);
+        for (int offset = 0; offset < bytes; offset += 4096)
+            Marshal.WriteByte(block, offset, 1);
+        if (free)
+            Marshal.FreeHGlobal(block);
+    }
+
+    /// <summary>The calling thread's minor page faults so far: the tenth field of its stat line, after the command name.</summary>
+    private static long ThreadMinorFaults()
+    {
+        string stat = File.ReadAllText("/proc/thread-self/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>glibc's <c>M_TRIM_THRESHOLD</c>.</summary>
+    private const int TrimThresholdParameter = -1;
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int MallOpt(int parameter, int value);
+}
