@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using FunctionApp.Cli;
 using FunctionApp.Inference;
 
 namespace FunctionApp.Tests.Inference;
@@ -35,6 +39,63 @@ public sealed class NativeHeapTests
 
         var kept = Enumerable.Range(0, 5).Select(_ => FaultsOfTheNextBlock()).ToList();
         Assert.True(kept.Min() < 50, $"page faults with the app's settings: {string.Join(' ', kept)}");
+    }
+
+    /// <summary>
+    /// Every way the executable starts (the worker, <c>serve</c>, the other commands) sets the allocator up first: the
+    /// program's body, read from its compiled code, calls <see cref="NativeHeap.Configure"/> before anything decides
+    /// which way it starts.
+    /// </summary>
+    [Fact]
+    public void TheProgram_SetsTheAllocatorUpBeforeItDecidesHowItStarts()
+    {
+        var program = typeof(NativeHeap).Assembly.EntryPoint!.DeclaringType!;
+        var main = program.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)
+            .Single(m => m.GetCustomAttribute<AsyncStateMachineAttribute>() is not null);
+        var body = main.GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType
+            .GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;
+
+        var calls = Calls(body).ToList();
+        int configure = calls.FindIndex(m => m.DeclaringType == typeof(NativeHeap) && m.Name == nameof(NativeHeap.Configure));
+        int decide = calls.FindIndex(m => m.DeclaringType == typeof(CommandLineApp) && m.Name == nameof(CommandLineApp.IsWorkerLaunch));
+        Assert.True(decide >= 0, $"the program no longer asks how it was launched: {string.Join(", ", calls.Select(m => m.Name))}");
+        Assert.True(configure >= 0 && configure < decide, $"calls in order: {string.Join(", ", calls.Select(m => $"{m.DeclaringType?.Name}.{m.Name}"))}");
+    }
+
+    /// <summary>The methods <paramref name="method"/>'s IL calls, in order.</summary>
+    private static IEnumerable<MethodBase> Calls(MethodInfo method)
+    {
+        var il = method.GetMethodBody()!.GetILAsByteArray()!;
+        var oneByte = new Dictionary<short, OpCode>();
+        foreach (var field in typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static))
+        {
+            var code = (OpCode)field.GetValue(null)!;
+            oneByte[code.Value] = code;
+        }
+
+        for (int at = 0; at < il.Length;)
+        {
+            short value = il[at] == 0xFE ? (short)(0xFE00 | il[at + 1]) : il[at];
+            var code = oneByte[value];
+            at += code.Size;
+            int operand = code.OperandType switch
+            {
+                OperandType.InlineNone => 0,
+                OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => 1,
+                OperandType.InlineVar => 2,
+                OperandType.InlineI8 or OperandType.InlineR => 8,
+                OperandType.InlineSwitch => 4 + (4 * BitConverter.ToInt32(il, at)),
+                _ => 4,
+            };
+            if (code == OpCodes.Call || code == OpCodes.Callvirt)
+            {
+                var called = method.Module.ResolveMethod(BitConverter.ToInt32(il, at));
+                if (called is not null)
+                    yield return called;
+            }
+
+            at += operand;
+        }
     }
 
     /// <summary>
