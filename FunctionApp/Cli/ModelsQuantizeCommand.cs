@@ -137,7 +137,7 @@ internal static class ModelsQuantizeCommand
             if (report.FloatAccuracy is { } floatAccuracy && report.QuantizedAccuracy is { } quantizedAccuracy)
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  top-1 accuracy  float {floatAccuracy:P2}, int8 {quantizedAccuracy:P2} (labels from the class folders)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  speed  float {report.FloatImagesPerSecond:F1} images/s, int8 {report.QuantizedImagesPerSecond:F1} images/s: {report.Speedup:F2}x (ML.NET pipeline, one image per run, {report.IntraOpThreads} intra-op threads, same run)"));
-            if (runtime.ExactInt8Products && !OnnxRuntimeOptions.CpuHasVnni.Value)
+            if (runtime.UsesExactInt8Kernels)
                 await output.WriteLineAsync("  This CPU has no VNNI: int8 runs here on ONNX Runtime's exact but slower kernels (OnnxRuntime:ExactInt8Products); CPUs with VNNI run it faster.");
             if (report.Agreement < 0.99)
                 await output.WriteLineAsync("  Agreement is below 99%: try more --calibration-images, or images closer to what the model will see.");

@@ -122,6 +122,13 @@ public sealed class OnnxRuntimeOptions
         return copy;
     }
 
+    /// <summary>
+    /// Whether this app's sessions run int8 on ONNX Runtime's exact kernels here: <see cref="ExactInt8Products"/> is on
+    /// and the CPU lacks VNNI. ONNX Runtime would apply the setting on every x86-64 CPU with AVX2, VNNI or not, and so
+    /// give up the VNNI kernels, whose products are exact already: it is set only where they are missing.
+    /// </summary>
+    public bool UsesExactInt8Kernels => ExactInt8Products && !CpuHasVnni.Value;
+
     /// <summary>ONNX Runtime's session setting behind <see cref="ExactInt8Products"/>.</summary>
     public const string ExactInt8ProductsKey = "session.x64quantprecision";
 
@@ -153,9 +160,7 @@ public sealed class OnnxRuntimeOptions
         // at once instead of spinning on, so they do not take the cores from the image decoding that follows.
         if (AllowSpinning)
             options.AddSessionConfigEntry("session.force_spinning_stop", "1");
-        // See ExactInt8Products. ONNX Runtime would apply it on every x86-64 CPU with AVX2, VNNI or not, and so give up
-        // the VNNI kernels, whose products are exact already: it is set only where they are missing.
-        if (ExactInt8Products && !CpuHasVnni.Value)
+        if (UsesExactInt8Kernels)
             options.AddSessionConfigEntry(ExactInt8ProductsKey, "1");
         return options;
     }
