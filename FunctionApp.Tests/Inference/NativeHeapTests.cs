@@ -109,10 +109,10 @@ public sealed class NativeHeapTests
         long faults = -1;
         var thread = new Thread(() =>
         {
-            Touch(BlockBytes, free: true);
-            Touch(BlockBytes, free: true);
+            Marshal.FreeHGlobal(Touch(BlockBytes));
+            Marshal.FreeHGlobal(Touch(BlockBytes));
             long before = ThreadMinorFaults();
-            Touch(BlockBytes, free: false, out nint block);
+            nint block = Touch(BlockBytes);
             faults = ThreadMinorFaults() - before;
             Marshal.FreeHGlobal(block);
         });
@@ -121,15 +121,13 @@ public sealed class NativeHeapTests
         return faults;
     }
 
-    private static void Touch(int bytes, bool free) => Touch(bytes, free, out _);
-
-    private static void Touch(int bytes, bool free, out nint block)
+    /// <summary>Allocates a block from the C allocator and writes each of its pages; the caller frees it.</summary>
+    private static nint Touch(int bytes)
     {
-        block = Marshal.AllocHGlobal(bytes);
+        nint block = Marshal.AllocHGlobal(bytes);
         for (int offset = 0; offset < bytes; offset += 4096)
             Marshal.WriteByte(block, offset, 1);
-        if (free)
-            Marshal.FreeHGlobal(block);
+        return block;
     }
 
     /// <summary>The calling thread's minor page faults so far: the tenth field of its stat line, after the command name.</summary>
