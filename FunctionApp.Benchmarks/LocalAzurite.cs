@@ -16,7 +16,7 @@ internal sealed class LocalAzurite : IDisposable
         int blobPort = FreePort(), queuePort = FreePort(), tablePort = FreePort();
         string P(int port) => port.ToString(CultureInfo.InvariantCulture);
         var data = Directory.CreateTempSubdirectory("azurite-bench").FullName;
-        _process = Process.Start(new ProcessStartInfo(Find(), ["--blobHost", "127.0.0.1", "--blobPort", P(blobPort), "--queueHost", "127.0.0.1", "--queuePort", P(queuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", data, "--silent", "--skipApiVersionCheck", "--loose"])
+        _process = Process.Start(new ProcessStartInfo(Find(), ["--blobHost", "127.0.0.1", "--blobPort", P(blobPort), "--queueHost", "127.0.0.1", "--queuePort", P(queuePort), "--tableHost", "127.0.0.1", "--tablePort", P(tablePort), "--location", data, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
