@@ -6,17 +6,23 @@ namespace FunctionApp.Tests.Support;
 
 /// <summary>
 /// Azurite's blob and queue services on free loopback ports for the tests that need storage, started from the
-/// repository's node_modules (<c>npm ci</c>, which <c>./test.sh</c> runs) and stopped afterwards.
+/// repository's node_modules (<c>npm ci</c>, which <c>./test.sh</c> runs) and stopped afterwards. The emulator's last lines
+/// of output are kept: if it stops on its own during a test, disposing it fails the test with them and its exit code.
 /// </summary>
 public sealed class Azurite : IAsyncLifetime, IDisposable
 {
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly TempDirectory _data = new();
+    private const int KeptLines = 40;
+    private readonly Queue<string> _lastLines = new();
     private Process? _process;
 
     public int Port { get; private set; }
 
     public int QueuePort { get; private set; }
+
+    /// <summary>The emulator's process id while it runs.</summary>
+    internal int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
 
     public string ConnectionString =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;";
@@ -62,14 +68,14 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
     {
         var executable = Find();
         string P(int port) => port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", P(Port), "--queueHost", "127.0.0.1", "--queuePort", P(QueuePort), "--tableHost", "127.0.0.1", "--tablePort", P(_tablePort), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose"])
+        _process = Process.Start(new ProcessStartInfo(executable, ["--blobHost", "127.0.0.1", "--blobPort", P(Port), "--queueHost", "127.0.0.1", "--queuePort", P(QueuePort), "--tableHost", "127.0.0.1", "--tablePort", P(_tablePort), "--location", _data.Path, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         }) ?? throw new InvalidOperationException("Azurite did not start.");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -77,7 +83,7 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
         while (DateTime.UtcNow < deadline)
         {
             if (_process.HasExited)
-                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode}.");
+                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode} as it started.{LastOutput()}");
             try
             {
                 foreach (var port in new[] { Port, QueuePort })
@@ -97,7 +103,40 @@ public sealed class Azurite : IAsyncLifetime, IDisposable
         throw new TimeoutException("Azurite did not listen within 30 seconds.");
     }
 
-    public Task DisposeAsync() => StopAsync();
+    public async Task DisposeAsync()
+    {
+        var stopped = StoppedOnItsOwn();
+        await StopAsync();
+        if (stopped is not null)
+            throw new InvalidOperationException(stopped);
+    }
+
+    /// <summary>What to say when the emulator went away without being asked to stop, or null while it runs.</summary>
+    private string? StoppedOnItsOwn()
+    {
+        if (_process is not { HasExited: true } process)
+            return null;
+        process.WaitForExit(); // the output's last lines are read in by then
+        return $"Azurite stopped on its own with exit code {process.ExitCode}.{LastOutput()}";
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_lastLines)
+        {
+            _lastLines.Enqueue(line);
+            while (_lastLines.Count > KeptLines)
+                _lastLines.Dequeue();
+        }
+    }
+
+    private string LastOutput()
+    {
+        lock (_lastLines)
+            return _lastLines.Count == 0 ? " It wrote nothing." : $" Its last output:\n{string.Join('\n', _lastLines)}";
+    }
 
     public void Dispose() => _data.Dispose();
 

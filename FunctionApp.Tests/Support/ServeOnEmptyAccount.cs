@@ -85,9 +85,15 @@ public sealed class ServeOnEmptyAccount : IAsyncDisposable
     {
         if (_server is not null)
             await _server.DisposeAsync();
-        await Azurite.DisposeAsync();
-        Azurite.Dispose();
-        _models.Dispose();
-        Logs.Dispose();
+        try
+        {
+            await Azurite.DisposeAsync();
+        }
+        finally
+        {
+            Azurite.Dispose();
+            _models.Dispose();
+            Logs.Dispose();
+        }
     }
 }
