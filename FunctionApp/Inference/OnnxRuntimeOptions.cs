@@ -34,6 +34,14 @@ public sealed class OnnxRuntimeOptions
     public GraphOptimizationLevel GraphOptimization { get; set; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
     /// <summary>
+    /// Whether sessions take the memory for their runs' tensors from one arena shared by the whole process (see
+    /// <see cref="Inference.SharedArena"/>) instead of an arena each. On by default: a model's lone-run session and any
+    /// other model loaded beside it then reuse the same blocks, since an arena keeps what it has grown to; with the light
+    /// model at 2 cores, peak RSS 5-15 MB lower, latency and throughput unchanged.
+    /// </summary>
+    public bool SharedArena { get; set; } = true;
+
+    /// <summary>
     /// Whether an int8 model's products stay exact on x86-64 CPUs without VNNI (AVX2, or AVX-512 without VNNI), where
     /// ONNX Runtime's faster U8S8 kernels add pairs of products in 16 bits and can saturate: on, ONNX Runtime gives
     /// such a model's weights its U8U8 kernels there instead (slower; ResNet-18 int8 on one AVX2 core about 36 against
@@ -162,6 +170,8 @@ public sealed class OnnxRuntimeOptions
             options.AddSessionConfigEntry("session.force_spinning_stop", "1");
         if (UsesExactInt8Kernels)
             options.AddSessionConfigEntry(ExactInt8ProductsKey, "1");
+        if (SharedArena && Inference.SharedArena.EnsureRegistered())
+            options.AddSessionConfigEntry(Inference.SharedArena.SessionConfigKey, "1");
         return options;
     }
 }
