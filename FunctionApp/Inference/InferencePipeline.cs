@@ -71,6 +71,7 @@ public sealed class InferencePipeline : IDisposable
 
     private string[] _unsaved = [];
     private OnnxRuntimeOptions? _runtime;
+    private IReadOnlyList<SharedWeights.Lease> _weights = [];
 
     /// <summary>Whether some of this pipeline's ONNX files loaded the ordinary way and could be saved to the optimized-model cache.</summary>
     public bool HasUnsavedOptimizedModels => _unsaved.Length > 0;
@@ -175,6 +176,7 @@ public sealed class InferencePipeline : IDisposable
         IDataView afterOnnx = empty;
         var loadedFrom = ModelSource.MachineCache;
         var missed = new List<string>();
+        var weights = new List<SharedWeights.Lease>();
         try
         {
             if (package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime)
@@ -190,7 +192,7 @@ public sealed class InferencePipeline : IDisposable
             // view, whose weights ONNX Runtime reads from the original bytes, it parses kilobytes instead of every weight.
             foreach (var (file, inputs, outputs) in package.IsSliced && runtime.SliceResidency == SliceResidency.OneAtATime ? [] : OnnxStages(package, inputDims))
             {
-                var (stage, from) = LoadStage(ml, Path.Combine(package.Directory, file), inputs, outputs, runtime, afterOnnx);
+                var (stage, from) = LoadStage(ml, Path.Combine(package.Directory, file), inputs, outputs, runtime, afterOnnx, weights);
                 stages.Add(stage);
                 loadedFrom = (ModelSource)Math.Min((int)loadedFrom, (int)from);
                 if (from == ModelSource.File)
@@ -202,6 +204,8 @@ public sealed class InferencePipeline : IDisposable
         {
             foreach (var stage in stages.OfType<IDisposable>())
                 stage.Dispose();
+            foreach (var lease in weights)
+                lease.Dispose();
             Discard(head);
             throw new ModelPackageException(package.Directory, [$"ONNX Runtime cannot load '{manifest.OnnxFile}': {ex.Message}"]);
         }
@@ -210,6 +214,7 @@ public sealed class InferencePipeline : IDisposable
         pipeline.LoadedFrom = stages.OfType<OnnxTransformer>().Any() ? loadedFrom : ModelSource.File;
         pipeline._unsaved = OptimizedModelCache.For(runtime) is null ? [] : [.. missed];
         pipeline._runtime = runtime;
+        pipeline._weights = weights;
         // Optimizing a graph frees about as much native memory as its weights; glibc would keep it.
         NativeHeap.Trim();
         return pipeline;
@@ -222,7 +227,7 @@ public sealed class InferencePipeline : IDisposable
     /// otherwise from the model itself, through its graph-only view (<see cref="SaveOptimized"/> then saves it for next
     /// time, off the cold start's path).
     /// </summary>
-    private static (OnnxTransformer Stage, ModelSource From) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input)
+    private static (OnnxTransformer Stage, ModelSource From) LoadStage(MLContext ml, string path, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input, List<SharedWeights.Lease> weights)
     {
         // Both the cache and the prepared models find a file by its fingerprint: read it once.
         var cache = OptimizedModelCache.For(runtime);
@@ -233,8 +238,7 @@ public sealed class InferencePipeline : IDisposable
         {
             try
             {
-                ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = () => runtime.CreateSessionOptions(Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL) });
-                return (ApplyOnnx(ml, optimized, inputs, outputs, runtime, input), ModelSource.MachineCache);
+                return (ApplyOnnxSharingWeights(ml, optimized, inputs, outputs, runtime, input, weights, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL), ModelSource.MachineCache);
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
@@ -248,7 +252,7 @@ public sealed class InferencePipeline : IDisposable
         {
             try
             {
-                return (ApplyOnnx(ml, prepared, inputs, outputs, runtime, input), ModelSource.Prepared);
+                return (ApplyOnnxSharingWeights(ml, prepared, inputs, outputs, runtime, input, weights, runtime.GraphOptimization), ModelSource.Prepared);
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
             {
@@ -265,6 +269,41 @@ public sealed class InferencePipeline : IDisposable
         {
             // A model the view does not suit fails (or succeeds) as itself, with its own file in the message.
             return (ApplyOnnx(ml, path, inputs, outputs, runtime, input), ModelSource.File);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ApplyOnnx"/> for a model saved with its weights in a file beside it, its weights from the process's one
+    /// mapping of that file (<see cref="SharedWeights"/>), taken into <paramref name="weights"/> for the pipeline to give
+    /// back once its sessions are gone. The session options the context had are restored for the stages that follow.
+    /// </summary>
+    private static OnnxTransformer ApplyOnnxSharingWeights(MLContext ml, string modelFile, Dictionary<string, int[]> inputs, string[] outputs, OnnxRuntimeOptions runtime, IDataView input, List<SharedWeights.Lease> weights, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel optimization)
+    {
+        var lease = runtime.ShareWeights ? SharedWeights.Acquire(modelFile) : null;
+        ml.SetOnnxSessionOption(new OnnxSessionOptions
+        {
+            CreateSessionOptions = () =>
+            {
+                var options = runtime.CreateSessionOptions(optimization);
+                lease?.Weights.AddTo(options);
+                return options;
+            },
+        });
+        try
+        {
+            var stage = ApplyOnnx(ml, modelFile, inputs, outputs, runtime, input);
+            if (lease is not null)
+                weights.Add(lease);
+            return stage;
+        }
+        catch
+        {
+            lease?.Dispose();
+            throw;
+        }
+        finally
+        {
+            ml.SetOnnxSessionOption(new OnnxSessionOptions { CreateSessionOptions = runtime.CreateSessionOptions });
         }
     }
 
@@ -463,6 +502,10 @@ public sealed class InferencePipeline : IDisposable
             ((IAsyncResult)running).AsyncWaitHandle.WaitOne();
         Interlocked.Exchange(ref _warmEngine, null)?.Dispose();
         _transformer.Dispose();
+        // The sessions are gone with the transformer: the weights they read can be unmapped.
+        foreach (var lease in _weights)
+            lease.Dispose();
+        _weights = [];
         IsDisposed = true;
     }
 

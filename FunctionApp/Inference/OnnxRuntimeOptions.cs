@@ -42,6 +42,14 @@ public sealed class OnnxRuntimeOptions
     public bool SharedArena { get; set; } = true;
 
     /// <summary>
+    /// Whether sessions loaded from a model saved with its weights in a file beside it (an optimized-model cache entry, a
+    /// prepared model) read the weights from one mapping of that file for the whole process (see
+    /// <see cref="Inference.SharedWeights"/>), instead of ONNX Runtime mapping every weight again for each session. Each
+    /// mapping counts in the process's resident memory: a model's lone-run session doubled its weights there. On by default.
+    /// </summary>
+    public bool ShareWeights { get; set; } = true;
+
+    /// <summary>
     /// Whether an int8 model's products stay exact on x86-64 CPUs without VNNI (AVX2, or AVX-512 without VNNI), where
     /// ONNX Runtime's faster U8S8 kernels add pairs of products in 16 bits and can saturate: on, ONNX Runtime gives
     /// such a model's weights its U8U8 kernels there instead (slower; ResNet-18 int8 on one AVX2 core about 36 against

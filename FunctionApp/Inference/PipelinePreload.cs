@@ -123,6 +123,6 @@ public static class PipelinePreload
         var manifest = new FileInfo(Path.Combine(full, ModelManifest.FileName));
         if (!manifest.Exists)
             return null;
-        return string.Join('|', full, manifest.LastWriteTimeUtc.Ticks, runtime.EffectiveIntraOpThreads, runtime.AllowSpinning, runtime.GraphOptimization, runtime.SharedArena, runtime.SliceResidency, runtime.LogLevel);
+        return string.Join('|', full, manifest.LastWriteTimeUtc.Ticks, runtime.EffectiveIntraOpThreads, runtime.AllowSpinning, runtime.GraphOptimization, runtime.SharedArena, runtime.ShareWeights, runtime.SliceResidency, runtime.LogLevel);
     }
 }
