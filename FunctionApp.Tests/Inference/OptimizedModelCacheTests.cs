@@ -15,18 +15,6 @@ public sealed class OptimizedModelCacheTests : IDisposable
     private OnnxRuntimeOptions Runtime(string? cache = null, bool on = true) =>
         new() { IntraOpThreads = 1, CacheOptimizedModels = on, OptimizedModelCacheFolder = cache ?? _temp.Sub("cache"), PreparedModelsFolder = _temp.Sub("no-prepared-models") };
 
-    private static float[] Score(InferencePipeline pipeline, float seed)
-    {
-        // Not disposed: disposing an ML.NET prediction engine disposes the ONNX session its pipeline shares.
-        var engine = pipeline.CreateEngine();
-        var pixels = new float[3 * 224 * 224];
-        for (int i = 0; i < pixels.Length; i++)
-            pixels[i] = ((i * 31 + (int)(seed * 7)) % 255) - 120f;
-        var output = new ScoresOutput();
-        engine.Predict(new TensorInput { Pixels = pixels }, ref output);
-        return output.Scores;
-    }
-
     private static string[] Entries(string cache) =>
         Directory.Exists(cache) ? [.. Directory.GetDirectories(cache).Select(Path.GetFileName).Where(n => !n!.StartsWith('.'))!] : [];
 
@@ -41,10 +29,10 @@ public sealed class OptimizedModelCacheTests : IDisposable
             Assert.False(cold.LoadedOptimized);
             Assert.True(cold.HasUnsavedOptimizedModels);
             Assert.Empty(Entries(runtime.OptimizedModelCacheFolder!));
-            first = Score(cold, 1);
+            first = PipelineScores.Of(cold, 1);
             Assert.Equal(1, cold.SaveOptimized());
             Assert.False(cold.HasUnsavedOptimizedModels);
-            Assert.Equal(first, Score(cold, 1));
+            Assert.Equal(first, PipelineScores.Of(cold, 1));
         }
 
         var entry = Assert.Single(Entries(runtime.OptimizedModelCacheFolder!));
@@ -57,11 +45,9 @@ public sealed class OptimizedModelCacheTests : IDisposable
         Assert.True(warm.LoadedOptimized);
         Assert.False(warm.HasUnsavedOptimizedModels);
         Assert.Equal(0, warm.SaveOptimized());
-        var second = Score(warm, 1);
-        Assert.Equal(first.Length, second.Length);
-        for (int i = 0; i < first.Length; i++)
-            Assert.Equal(first[i], second[i], 4);
-        Assert.NotEqual(Score(warm, 2), second);
+        var second = PipelineScores.Of(warm, 1);
+        PipelineScores.AssertClose(first, second, 4);
+        Assert.NotEqual(PipelineScores.Of(warm, 2), second);
     }
 
     [Theory]
@@ -73,7 +59,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
         float[] expected;
         using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
         {
-            expected = Score(first, 3);
+            expected = PipelineScores.Of(first, 3);
             Assert.Equal(1, first.SaveOptimized());
         }
 
@@ -87,14 +73,14 @@ public sealed class OptimizedModelCacheTests : IDisposable
         using (var recovered = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
         {
             Assert.False(recovered.LoadedOptimized);
-            Assert.Equal(expected, Score(recovered, 3));
+            Assert.Equal(expected, PipelineScores.Of(recovered, 3));
             Assert.Empty(Entries(runtime.OptimizedModelCacheFolder!));
             Assert.Equal(1, recovered.SaveOptimized());
         }
 
         using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
         Assert.True(again.LoadedOptimized, "the entry was written again");
-        var scores = Score(again, 3);
+        var scores = PipelineScores.Of(again, 3);
         for (int i = 0; i < expected.Length; i++)
             Assert.Equal(expected[i], scores[i], 4);
     }
@@ -108,9 +94,9 @@ public sealed class OptimizedModelCacheTests : IDisposable
         using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(blocked));
 
         Assert.False(pipeline.LoadedOptimized);
-        Assert.Equal(10, Score(pipeline, 4).Length);
+        Assert.Equal(10, PipelineScores.Of(pipeline, 4).Length);
         Assert.Equal(0, pipeline.SaveOptimized());
-        Assert.Equal(10, Score(pipeline, 4).Length);
+        Assert.Equal(10, PipelineScores.Of(pipeline, 4).Length);
     }
 
     [Fact]

@@ -21,25 +21,6 @@ public sealed class PreparedModelsTests : IDisposable
         OptimizedModelCacheFolder = _temp.Sub("cache"),
     };
 
-    private static float[] Score(InferencePipeline pipeline)
-    {
-        // Not disposed: disposing an ML.NET prediction engine disposes the ONNX session its pipeline shares.
-        var engine = pipeline.CreateEngine();
-        var pixels = new float[3 * 224 * 224];
-        for (int i = 0; i < pixels.Length; i++)
-            pixels[i] = ((i * 31) % 255) - 120f;
-        var output = new ScoresOutput();
-        engine.Predict(new TensorInput { Pixels = pixels }, ref output);
-        return output.Scores;
-    }
-
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.Equal(expected[i], actual[i], 5);
-    }
-
     [Fact]
     public void Prepare_BundledModel_WritesTheGraphWithItsWeightsOutsideAndLoadsFromItWithTheSameScores()
     {
@@ -57,12 +38,12 @@ public sealed class PreparedModelsTests : IDisposable
         using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(_temp.Sub("none"))))
         {
             Assert.Equal(ModelSource.File, plain.LoadedFrom);
-            ordinary = Score(plain);
+            ordinary = PipelineScores.Of(plain);
         }
 
         using var fast = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder));
         Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
-        AssertClose(ordinary, Score(fast));
+        PipelineScores.AssertClose(ordinary, PipelineScores.Of(fast), 5);
     }
 
     [Fact]
@@ -82,13 +63,13 @@ public sealed class PreparedModelsTests : IDisposable
         using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(_temp.Sub("none"), cache: true)))
         {
             Assert.Equal(ModelSource.File, plain.LoadedFrom);
-            expected = Score(plain);
+            expected = PipelineScores.Of(plain);
             Assert.Equal(1, plain.SaveOptimized());
         }
 
         using var cached = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder, cache: true));
         Assert.Equal(ModelSource.MachineCache, cached.LoadedFrom);
-        AssertClose(expected, Score(cached));
+        PipelineScores.AssertClose(expected, PipelineScores.Of(cached), 5);
     }
 
     private static float[] ScoreAny(InferencePipeline pipeline, float seed)
@@ -120,7 +101,7 @@ public sealed class PreparedModelsTests : IDisposable
         using var fast = InferencePipeline.Create(ModelPackage.Open(sliced.Directory), Runtime(into));
         Assert.Equal(ModelSource.File, plain.LoadedFrom);
         Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
-        AssertClose(ScoreAny(plain, 1), ScoreAny(fast, 1));
+        PipelineScores.AssertClose(ScoreAny(plain, 1), ScoreAny(fast, 1), 5);
     }
 
     [Fact]
@@ -149,7 +130,7 @@ public sealed class PreparedModelsTests : IDisposable
         using var plain = InferencePipeline.Create(package, Runtime(_temp.Sub("none")));
         using var fast = InferencePipeline.Create(package, Runtime(into));
         Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
-        AssertClose(ScoreAny(plain, 2), ScoreAny(fast, 2));
+        PipelineScores.AssertClose(ScoreAny(plain, 2), ScoreAny(fast, 2), 5);
     }
 
     [Fact]
@@ -162,7 +143,7 @@ public sealed class PreparedModelsTests : IDisposable
         using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder));
 
         Assert.Equal(ModelSource.File, pipeline.LoadedFrom);
-        Assert.Equal(10, Score(pipeline).Length);
+        Assert.Equal(10, PipelineScores.Of(pipeline).Length);
         Assert.True(File.Exists(Path.Combine(folder, entry.Key, PreparedModels.WeightsFile)));
     }
 

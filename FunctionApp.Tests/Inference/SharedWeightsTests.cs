@@ -24,7 +24,7 @@ public sealed class SharedWeightsTests : IDisposable
         float[] expected;
         using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: true)))
         {
-            expected = Score(cold);
+            expected = PipelineScores.Of(cold);
             Assert.Equal(1, cold.SaveOptimized());
         }
 
@@ -36,19 +36,19 @@ public sealed class SharedWeightsTests : IDisposable
         var second = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: true));
         Assert.True(first.LoadedOptimized && second.LoadedOptimized, "both load from the cache");
         Assert.Equal(1, Mappings(weights));
-        AssertClose(expected, Score(first));
-        AssertClose(expected, Score(second));
+        PipelineScores.AssertClose(expected, PipelineScores.Of(first), 4);
+        PipelineScores.AssertClose(expected, PipelineScores.Of(second), 4);
 
         // ONNX Runtime's own way, for comparison: a mapping per weight, for this session alone.
         using (var own = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: false)))
         {
-            AssertClose(expected, Score(own));
+            PipelineScores.AssertClose(expected, PipelineScores.Of(own), 4);
             Assert.True(Mappings(weights) > 10, $"{Mappings(weights)} mappings with ONNX Runtime mapping the weights itself");
         }
 
         first.Dispose();
         Assert.Equal(1, Mappings(weights));
-        AssertClose(expected, Score(second));
+        PipelineScores.AssertClose(expected, PipelineScores.Of(second), 4);
         second.Dispose();
         Assert.Equal(0, Mappings(weights));
     }
@@ -56,22 +56,4 @@ public sealed class SharedWeightsTests : IDisposable
     private static int Mappings(string path) =>
         File.ReadLines("/proc/self/maps").Count(line => line.EndsWith(" " + path, StringComparison.Ordinal));
 
-    private static float[] Score(InferencePipeline pipeline)
-    {
-        // Not disposed: disposing an ML.NET prediction engine disposes the ONNX session its pipeline shares.
-        var engine = pipeline.CreateEngine();
-        var pixels = new float[3 * 224 * 224];
-        for (int i = 0; i < pixels.Length; i++)
-            pixels[i] = ((i * 31) % 255) - 120f;
-        var output = new ScoresOutput();
-        engine.Predict(new TensorInput { Pixels = pixels }, ref output);
-        return output.Scores;
-    }
-
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.Equal(expected[i], actual[i], 4);
-    }
 }
