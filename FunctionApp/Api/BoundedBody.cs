@@ -7,6 +7,14 @@ internal static class BoundedBody
 {
     private const long PresizeLimit = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// The arrays bodies are read into, from a pool of their own: the shared pool also keeps one array of each size for
+    /// every thread that gave one back, and a photo's body (rounded up to a megabyte) is among the largest arrays the app
+    /// rents, so under load the shared pool held eight of them. This one keeps at most two per core of each size, for
+    /// whichever thread asks next.
+    /// </summary>
+    internal static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create((int)PresizeLimit, Math.Max(4, 2 * Environment.ProcessorCount));
+
     /// <exception cref="Exception">Whatever <paramref name="tooLarge"/> makes, once the body passes <paramref name="limit"/> bytes.</exception>
     /// <exception cref="Microsoft.AspNetCore.Http.BadHttpRequestException">The web server gave up on the body (too slow, malformed framing).</exception>
     /// <exception cref="ApiRequestException">The connection broke while the body was read.</exception>
@@ -36,7 +44,7 @@ internal static class BoundedBody
 
     /// <summary>
     /// As <see cref="ReadAsync(Stream, long, Func{Exception}, CancellationToken)"/>; with a declared length (Content-Length)
-    /// of up to a few megabytes, the body is read straight into one array of that size rented from the shared pool,
+    /// of up to a few megabytes, the body is read straight into one array of that size rented from the bodies' pool,
     /// without a growing buffer and a final copy (a photo's body would otherwise be a new large object per request,
     /// which only a full collection reclaims). Dispose the result once nothing reads the bytes any more.
     /// </summary>
@@ -50,7 +58,7 @@ internal static class BoundedBody
         if (declared > limit)
             throw tooLarge();
 
-        var rented = ArrayPool<byte>.Shared.Rent((int)declared);
+        var rented = Pool.Rent((int)declared);
         try
         {
             // The server holds the body to its declared length: a short one is a broken connection.
@@ -59,7 +67,7 @@ internal static class BoundedBody
         }
         catch (Exception ex)
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            Pool.Return(rented);
             if (ex is IOException and not Microsoft.AspNetCore.Http.BadHttpRequestException)
                 throw ApiRequestException.BadRequest("The request body could not be read to its end: the connection broke.");
             throw;
@@ -67,7 +75,7 @@ internal static class BoundedBody
     }
 }
 
-/// <summary>A request body's bytes, in an array from the shared pool (given back on dispose) or of their own.</summary>
+/// <summary>A request body's bytes, in an array from the bodies' pool (given back on dispose) or of their own.</summary>
 internal sealed class PooledBytes : IDisposable
 {
     private byte[]? _rented;
@@ -87,6 +95,6 @@ internal sealed class PooledBytes : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _rented, null) is { } rented)
-            ArrayPool<byte>.Shared.Return(rented);
+            BoundedBody.Pool.Return(rented);
     }
 }

@@ -85,9 +85,6 @@ public sealed class SharedWeights
         }
     }
 
-    /// <summary>Files the process holds a mapping of now (for tests and diagnostics).</summary>
-    internal static int OpenCount => Open.Count;
-
     /// <summary>The file's path, size and time: a file written again under the same name is another mapping.</summary>
     private static string? Key(string modelPath)
     {
