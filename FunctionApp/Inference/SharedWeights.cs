@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.IO.MemoryMappedFiles;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -16,7 +15,7 @@ namespace FunctionApp.Inference;
 /// </summary>
 public sealed class SharedWeights
 {
-    private static readonly ConcurrentDictionary<string, SharedWeights> Open = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, SharedWeights> Open = new(StringComparer.Ordinal);
     private static readonly Lock OpenLock = new();
 
     private readonly string _key;
@@ -47,9 +46,6 @@ public sealed class SharedWeights
             throw;
         }
     }
-
-    /// <summary>The mapped weights, by initializer name, as every session loaded from the model gets them.</summary>
-    public IReadOnlyList<(string Name, OrtValue Value)> Initializers => _initializers;
 
     /// <summary>Gives ONNX Runtime the mapped weights as the session's initializers.</summary>
     public void AddTo(SessionOptions options)
@@ -117,7 +113,7 @@ public sealed class SharedWeights
             // Small weights stay inside the graph, which ONNX Runtime reads anyway.
             if (tensor.DataLocation != TensorProto.Types.DataLocation.External)
                 continue;
-            if (!Supported(tensor.DataType))
+            if (ElementBytes(tensor.DataType) == 0)
                 return null;
             var entries = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
             if (!entries.TryGetValue("location", out var location) || location != OptimizedModelCache.WeightsFile
@@ -131,8 +127,6 @@ public sealed class SharedWeights
 
         return tensors.Count == 0 ? null : (weightsPath, tensors);
     }
-
-    private static bool Supported(int type) => ElementBytes(type) > 0;
 
     /// <summary>Bytes per element of the numeric types ONNX Runtime takes from memory as they are; 0 for the others.</summary>
     private static int ElementBytes(int type) => (TensorProto.Types.DataType)type switch
@@ -174,7 +168,7 @@ public sealed class SharedWeights
             {
                 if (--weights._leases > 0)
                     return;
-                Open.TryRemove(weights._key, out _);
+                Open.Remove(weights._key);
                 weights.Release();
             }
         }
