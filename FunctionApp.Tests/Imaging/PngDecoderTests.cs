@@ -200,6 +200,62 @@ public class PngDecoderTests
         Assert.True(decodedBoth > 0, "cuts after the image data still decode");
     }
 
+    [Theory]
+    [InlineData(2, 8)]
+    [InlineData(6, 8)]
+    [InlineData(6, 16)]
+    [InlineData(0, 16)]
+    [InlineData(3, 8)]
+    public void Decode_InflatedAside_EqualsSkia(int colorType, int bitDepth)
+    {
+        // Random samples hardly compress: hundreds of KB of rows, many times the ring of batches the inflating thread fills.
+        var samples = PngFiles.RandomSamples(700, 400, bitDepth, colorType, seed: colorType + bitDepth);
+        var chunks = colorType == 3 ? new List<(string, byte[])> { ("PLTE", [.. Enumerable.Range(0, 768).Select(i => (byte)(i * 7))]) } : null;
+        var png = PngFiles.Write(700, 400, bitDepth, colorType, samples, y => y % 5, chunks);
+        Assert.True(PngDecoder.WorthInflatingAside(PngDecoder.TryRead(png)!));
+
+        var aside = ManagedDecode(png, out _, inflateAside: true);
+
+        Assert.Equal(SkiaDecode(png), aside);
+        Assert.Equal(ManagedDecode(png, out _), aside);
+    }
+
+    [Theory]
+    [MemberData(nameof(Damages))]
+    public void Decode_DamagedImageDataInflatedAside_FailsAsWithoutIt(string damage)
+    {
+        // Large enough that the damage lies batches into the stream (and the bad filter a third of the way down).
+        var png = Damaged(damage, 420, 310);
+
+        var aside = ManagedOutcome(png, inflateAside: true);
+        var inline = ManagedOutcome(png, inflateAside: false);
+
+        Assert.Equal(ImageInputError.Undecodable, inline.Error);
+        Assert.Equal(inline, aside);
+    }
+
+    [Fact]
+    public void Decode_CutAtAnyPointOfTheImageDataInflatedAside_AgreesWithoutIt()
+    {
+        var png = PngFiles.Write(300, 200, 8, 6, PngFiles.RandomSamples(300, 200, 8, 6, seed: 11), y => y % 5);
+        int from = PngFiles.Chunks(png).First(c => c.Type == "IDAT").Offset, to = png.Length;
+        int decoded = 0;
+        var cuts = Enumerable.Range(from, to - from).Where(i => (i - from) % 4999 == 0).Concat(Enumerable.Range(to - 40, 41));
+        foreach (int cut in cuts)
+        {
+            var truncated = png[..cut];
+            if (PngDecoder.TryRead(truncated) is null)
+                continue;
+            var aside = ManagedOutcome(truncated, inflateAside: true);
+            var inline = ManagedOutcome(truncated, inflateAside: false);
+            Assert.True(aside.Error == inline.Error, $"cut at {cut}: inflated aside {aside.Error?.ToString() ?? "decodes"}, inline {inline.Error?.ToString() ?? "decodes"}");
+            Assert.Equal(inline.Pixels, aside.Pixels);
+            decoded += aside.Pixels is null ? 0 : 1;
+        }
+
+        Assert.True(decoded > 0, "cuts after the image data still decode");
+    }
+
     public static TheoryData<string> LeftToSkia() => ["interlaced", "gray-16-trns", "palette-4-bit", "rgba-trns", "damaged-trns-crc", "animation"];
 
     [Theory]
@@ -265,10 +321,10 @@ public class PngDecoderTests
         }
     }
 
-    private static byte[] Damaged(string damage)
+    private static byte[] Damaged(string damage, int width = 64, int height = 48)
     {
-        var samples = PngFiles.RandomSamples(64, 48, 8, 2, seed: 17);
-        var png = PngFiles.Write(64, 48, 8, 2, samples, y => 4);
+        var samples = PngFiles.RandomSamples(width, height, 8, 2, seed: 17);
+        var png = PngFiles.Write(width, height, 8, 2, samples, y => 4);
         var idat = PngFiles.Chunks(png).First(c => c.Type == "IDAT");
         int data = idat.Offset + 8;
         switch (damage)
@@ -282,17 +338,17 @@ public class PngDecoderTests
                 return Rechecksum(png, idat.Offset, idat.Length);
             case "adler":
                 {
-                    var stream = PngFiles.Deflate(RawRows(samples, 64 * 3, 48));
+                    var stream = PngFiles.Deflate(RawRows(samples, width * 3, height));
                     stream[^1] ^= 0x01;
                     return WithImageData(png, stream);
                 }
 
             case "short-stream":
-                return WithImageData(png, PngFiles.Deflate(RawRows(samples, 64 * 3, 48)[..^(64 * 3)]));
+                return WithImageData(png, PngFiles.Deflate(RawRows(samples, width * 3, height)[..^(width * 3)]));
             case "bad-filter":
                 {
-                    var rows = RawRows(samples, 64 * 3, 48);
-                    rows[10 * ((64 * 3) + 1)] = 5;
+                    var rows = RawRows(samples, width * 3, height);
+                    rows[(height / 3) * ((width * 3) + 1)] = 5;
                     return WithImageData(png, PngFiles.Deflate(rows));
                 }
 
@@ -386,13 +442,26 @@ public class PngDecoderTests
         return bitmap.GetPixelSpan().ToArray();
     }
 
-    private static byte[] ManagedDecode(byte[] png, out PngImage image)
+    private static byte[] ManagedDecode(byte[] png, out PngImage image, bool inflateAside = false)
     {
         using var data = SKData.CreateCopy(png);
         image = PngDecoder.TryRead(data.AsSpan()) ?? throw new Xunit.Sdk.XunitException("The managed decoder left this PNG to SkiaSharp.");
         using var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Premul));
-        PngDecoder.Decode(data, image, bitmap);
+        PngDecoder.Decode(data, image, bitmap, inflateAside);
         return bitmap.GetPixelSpan().ToArray();
+    }
+
+    /// <summary>What <see cref="PngDecoder"/> makes of the PNG: its pixels, or the error of an image it cannot decode.</summary>
+    private static (ImageInputError? Error, string? Message, byte[]? Pixels) ManagedOutcome(byte[] png, bool inflateAside)
+    {
+        try
+        {
+            return (null, null, ManagedDecode(png, out _, inflateAside));
+        }
+        catch (ImageInputException e)
+        {
+            return (e.Error, e.Message, null);
+        }
     }
 
     /// <summary>Gradients, translucent circles and noise: rows that SkiaSharp's encoder filters in every way.</summary>

