@@ -436,6 +436,16 @@ public class EnginePoolTests : IDisposable
     }
 
     [Fact]
+    public void LoneSession_ByDefault_SpinsWhileTheSharedSessionsDoNot()
+    {
+        var options = new OnnxRuntimeOptions { IntraOpThreads = 1, LoneRunThreads = 2 };
+
+        Assert.True(options.LoneRunSpinning);
+        Assert.True(options.ForLoneRuns().AllowSpinning);
+        Assert.False(options.AllowSpinning);
+    }
+
+    [Fact]
     public async Task GetPipelineAsync_APipelineWarmedWhileItLoaded_CountsItsWarmUpAsTheFirstPrediction()
     {
         var loaded = new Loaded();
