@@ -127,6 +127,26 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
     }
 
     [Fact]
+    public async Task Serve_WithoutAStorageAccount_LoadsNothingOfTheStorageSdkOrAzureMonitor()
+    {
+        // Their assemblies are resident as a whole once loaded (about 3.5 MB), which serve without an account never needs.
+        var settings = new Dictionary<string, string?> { ["AzureWebJobsStorage"] = "", ["TMPDIR"] = _temp.Path };
+        await using var serve = await ServeProcess.StartAsync(settings, _build.Executable);
+        using (var png = new ByteArrayContent(await File.ReadAllBytesAsync(Sneaker)))
+        {
+            png.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+            using var answer = await serve.Client.PostAsync("/api/predict?top=1", png);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+
+        Assert.Contains("fashion-resnet18", await serve.Client.GetStringAsync("/api/models"), StringComparison.Ordinal);
+        var mapped = (await File.ReadAllLinesAsync($"/proc/{serve.Id}/maps")).Select(l => Path.GetFileName(l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last())).Distinct().ToList();
+
+        Assert.Contains("FunctionApp.dll", mapped);
+        Assert.DoesNotContain(mapped, name => name.StartsWith("Azure.", StringComparison.Ordinal) || name is "Microsoft.Extensions.Azure.dll" or "System.ClientModel.dll");
+    }
+
+    [Fact]
     public async Task Serve_AnswersTheHttpDoorsAndRunsTheBlobTriggersOnAnEmptyAccount()
     {
         var settings = new Dictionary<string, string?>

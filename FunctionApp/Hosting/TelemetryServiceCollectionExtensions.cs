@@ -42,19 +42,24 @@ public static class TelemetryServiceCollectionExtensions
                 .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = MetricPointsPerStream }));
 
         if (configuration[ConnectionStringSetting] is { Length: > 0 } connectionString)
-        {
-            var credential = ManagedIdentityFrom(configuration[AuthenticationSetting]);
-            builder.UseAzureMonitorExporter(options =>
-            {
-                options.ConnectionString = connectionString;
-                if (credential is not null)
-                    options.Credential = credential;
-            });
-        }
+            UseAzureMonitor(builder, connectionString, configuration[AuthenticationSetting]);
 
         if (configuration[OtlpEndpointSetting] is { Length: > 0 })
             builder.UseOtlpExporter();
         return builder;
+    }
+
+    // A method of its own, so that without Application Insights neither its exporter nor Azure.Core is loaded.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void UseAzureMonitor(OpenTelemetryBuilder builder, string connectionString, string? authentication)
+    {
+        var credential = ManagedIdentityFrom(authentication);
+        builder.UseAzureMonitorExporter(options =>
+        {
+            options.ConnectionString = connectionString;
+            if (credential is not null)
+                options.Credential = credential;
+        });
     }
 
     /// <summary>Whether any exporter is configured: Application Insights or an OTLP endpoint.</summary>

@@ -25,15 +25,15 @@ public sealed partial class BlobModelRepository(
     public bool IsEnabled => _options.Source == ModelSource.Blob;
 
     /// <summary>Downloads every published version not yet in the cache; returns how many were added.</summary>
-    public async Task<int> SyncAsync(CancellationToken cancellationToken)
+    public Task<int> SyncAsync(CancellationToken cancellationToken) =>
+        IsEnabled && storage.IsConfigured ? SyncFromStorageAsync(cancellationToken) : Task.FromResult(0);
+
+    // Apart from SyncAsync, so that without a storage account nothing of the storage SDK is loaded (see BlobStorage).
+    private async Task<int> SyncFromStorageAsync(CancellationToken cancellationToken)
     {
-        if (!IsEnabled)
-            return 0;
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (!storage.IsConfigured)
-                return 0;
             var container = storage.Service.GetBlobContainerClient(StorageOptions.ModelsContainer);
             if (!(await container.ExistsAsync(cancellationToken)).Value)
                 return 0;

@@ -1,39 +1,38 @@
 using Azure.Core;
-using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace FunctionApp.Storage;
 
 /// <summary>
 /// The storage account of the blob and queue flows, from the same connection setting the triggers use, so the
-/// Functions host and <c>serve</c> always agree on the account. Two sets of clients, registered with
-/// <c>AddAzureClients</c> under the names <see cref="BackgroundClients"/> and <see cref="InteractiveClients"/>:
-/// background work (triggers, sweeps) rides out an outage of a minute or two with patient retries, so work in
-/// flight finishes instead of failing its tries; a request that a caller waits for (<see cref="Interactive"/>)
-/// gives up within seconds.
+/// Functions host and <c>serve</c> always agree on the account. Two sets of clients, each made on first use: background
+/// work (triggers, sweeps) rides out an outage of a minute or two with patient retries, so work in flight finishes
+/// instead of failing its tries; a request that a caller waits for (<see cref="Interactive"/>) gives up within seconds.
+/// Nothing of the storage SDK is loaded before a client is asked for, so <c>serve</c> without a storage account does
+/// not carry it (about 3.5 MB of its assemblies resident). The SDK's own log events go to the app's logging once the
+/// first client is made, as <c>AddAzureClients</c> would have them.
 /// </summary>
 public sealed class BlobStorage
 {
-    public const string BackgroundClients = "background";
-    public const string InteractiveClients = "interactive";
+    private readonly Connection? _connection;
+    private readonly Lazy<StorageClients> _background;
+    private readonly Lazy<StorageClients> _interactive;
+    private readonly ILoggerFactory _loggers;
 
-    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)> _background;
-    private readonly Lazy<(BlobServiceClient Blobs, QueueServiceClient Queues)> _interactive;
-
-    public BlobStorage(IConfiguration configuration, IOptions<StorageOptions> options, IAzureClientFactory<BlobServiceClient> blobs, IAzureClientFactory<QueueServiceClient> queues)
+    public BlobStorage(IConfiguration configuration, IOptions<StorageOptions> options, ILoggerFactory loggers)
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
-        IsConfigured = Connection.Find(configuration, Options.Connection) is not null;
-        _background = new(() => Clients(BackgroundClients));
-        _interactive = new(() => Clients(InteractiveClients));
-
-        (BlobServiceClient, QueueServiceClient) Clients(string name) =>
-            IsConfigured ? (blobs.CreateClient(name), queues.CreateClient(name)) : throw NotConfigured();
+        _loggers = loggers;
+        _connection = Connection.Find(configuration, Options.Connection);
+        IsConfigured = _connection is not null;
+        _background = new(() => Connect(patient: true));
+        _interactive = new(() => Connect(patient: false));
     }
 
     /// <summary>Retries that outlast an outage of <paramref name="tolerance"/>: quickly at first, then every 5 s at most.</summary>
@@ -70,7 +69,7 @@ public sealed class BlobStorage
     public QueueServiceClient Queues => _background.Value.Queues;
 
     /// <summary>The same account for work a caller waits for: short retries and timeouts.</summary>
-    public (BlobServiceClient Blobs, QueueServiceClient Queues) Interactive => _interactive.Value;
+    public (BlobServiceClient Blobs, QueueServiceClient Queues) Interactive => (_interactive.Value.Blobs, _interactive.Value.Queues);
 
     public BlobContainerClient Container(string name) => Service.GetBlobContainerClient(name);
 
@@ -87,6 +86,56 @@ public sealed class BlobStorage
 
     public QueueClient Queue(string name) => Queues.GetQueueClient(name);
 
+    private StorageClients Connect(bool patient)
+    {
+        if (_connection is null)
+            throw NotConfigured();
+        LogForwarding.Start(_loggers);
+        var blobOptions = new BlobClientOptions();
+        var queueOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        if (patient)
+        {
+            Patient(blobOptions.Retry, Options.OutageTolerance);
+            Patient(queueOptions.Retry, Options.OutageTolerance);
+        }
+        else
+        {
+            Brief(blobOptions.Retry);
+            Brief(queueOptions.Retry);
+        }
+
+        return _connection.ConnectionString is { } text
+            ? new StorageClients(new BlobServiceClient(text, blobOptions), new QueueServiceClient(text, queueOptions))
+            : new StorageClients(
+                new BlobServiceClient(_connection.BlobServiceUri, _connection.Credential(), blobOptions),
+                new QueueServiceClient(_connection.QueueServiceUri, _connection.Credential(), queueOptions));
+    }
+
     private InvalidOperationException NotConfigured() =>
         new($"No storage connection is configured: set '{Options.Connection}' (a connection string) or '{Options.Connection}__blobServiceUri' and '{Options.Connection}__queueServiceUri'.");
+}
+
+/// <summary>A blob and a queue client of one account; a class, so that holding one loads nothing of the SDK.</summary>
+internal sealed class StorageClients(BlobServiceClient blobs, QueueServiceClient queues)
+{
+    public BlobServiceClient Blobs { get; } = blobs;
+
+    public QueueServiceClient Queues { get; } = queues;
+}
+
+/// <summary>The storage SDK's event source logs forwarded to the app's logging, once per process.</summary>
+internal static class LogForwarding
+{
+    private static AzureEventSourceLogForwarder? _forwarder;
+
+    public static void Start(ILoggerFactory loggers)
+    {
+        if (Volatile.Read(ref _forwarder) is not null)
+            return;
+        var forwarder = new AzureEventSourceLogForwarder(loggers);
+        if (Interlocked.CompareExchange(ref _forwarder, forwarder, null) is null)
+            forwarder.Start();
+        else
+            forwarder.Dispose();
+    }
 }

@@ -17,10 +17,12 @@ public sealed partial class StorageProvisioner(BlobStorage storage, TimeProvider
     /// <summary>Completes once every container and queue exists (or creating them is not allowed).</summary>
     public Task Provisioned => _provisioned.Task;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Without an account nothing here runs, and nothing of the storage SDK is loaded (see BlobStorage).
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        storage.IsConfigured ? ProvisionUntilDoneAsync(stoppingToken) : Task.CompletedTask;
+
+    private async Task ProvisionUntilDoneAsync(CancellationToken stoppingToken)
     {
-        if (!storage.IsConfigured)
-            return;
         for (int attempt = 1; ; attempt++)
         {
             try
