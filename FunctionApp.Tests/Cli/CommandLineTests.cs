@@ -128,7 +128,7 @@ public class CommandLineTests : IDisposable
     [Fact]
     public async Task ModelsValidate_DefaultModel_SaysOkWithItsFacts()
     {
-        var (exit, output, error) = await Run("models", "validate", Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1"));
+        var (exit, output, error) = await Run("models", "validate", BundledPackage.Directory);
 
         Assert.True(exit == 0, error);
         Assert.Contains("OK: fashion-resnet18 version 1", output);

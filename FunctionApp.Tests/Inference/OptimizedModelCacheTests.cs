@@ -6,8 +6,6 @@ namespace FunctionApp.Tests.Inference;
 
 public sealed class OptimizedModelCacheTests : IDisposable
 {
-    private static readonly string BundledPackage = Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1");
-
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -24,7 +22,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
         var runtime = Runtime();
 
         float[] first;
-        using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime))
         {
             Assert.False(cold.LoadedOptimized);
             Assert.True(cold.HasUnsavedOptimizedModels);
@@ -41,7 +39,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
         Assert.True(new FileInfo(Path.Combine(folder, OptimizedModelCache.WeightsFile)).Length > 40 << 20, "the weights are saved beside it");
         Assert.Empty(Directory.GetDirectories(runtime.OptimizedModelCacheFolder!, ".staging-*"));
 
-        using var warm = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        using var warm = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime);
         Assert.True(warm.LoadedOptimized);
         Assert.False(warm.HasUnsavedOptimizedModels);
         Assert.Equal(0, warm.SaveOptimized());
@@ -57,7 +55,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
     {
         var runtime = Runtime();
         float[] expected;
-        using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime))
         {
             expected = PipelineScores.Of(first, 3);
             Assert.Equal(1, first.SaveOptimized());
@@ -70,7 +68,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
             using (var weights = new FileStream(Path.Combine(folder, OptimizedModelCache.WeightsFile), FileMode.Open))
                 weights.SetLength(1000);
 
-        using (var recovered = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        using (var recovered = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime))
         {
             Assert.False(recovered.LoadedOptimized);
             Assert.Equal(expected, PipelineScores.Of(recovered, 3));
@@ -78,7 +76,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
             Assert.Equal(1, recovered.SaveOptimized());
         }
 
-        using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime);
         Assert.True(again.LoadedOptimized, "the entry was written again");
         var scores = PipelineScores.Of(again, 3);
         for (int i = 0; i < expected.Length; i++)
@@ -91,7 +89,7 @@ public sealed class OptimizedModelCacheTests : IDisposable
         var blocked = _temp.Sub("blocked");
         File.WriteAllText(blocked, "a file where the folder would go");
 
-        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(blocked));
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(blocked));
 
         Assert.False(pipeline.LoadedOptimized);
         Assert.Equal(10, PipelineScores.Of(pipeline, 4).Length);
@@ -104,10 +102,10 @@ public sealed class OptimizedModelCacheTests : IDisposable
     {
         var runtime = Runtime(on: false);
 
-        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime);
         Assert.False(pipeline.HasUnsavedOptimizedModels);
         Assert.Equal(0, pipeline.SaveOptimized());
-        using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        using var again = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime);
 
         Assert.False(again.LoadedOptimized);
         Assert.False(Directory.Exists(runtime.OptimizedModelCacheFolder));
@@ -149,12 +147,12 @@ public sealed class OptimizedModelCacheTests : IDisposable
     public void Create_SameModelThroughAnotherPath_FindsTheEntry()
     {
         var runtime = Runtime();
-        using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime))
+        using (var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime))
             Assert.Equal(1, first.SaveOptimized());
 
         // The package reached through a symbolic link, as a models root made of links in a temporary folder is.
         var link = _temp.Sub("linked-package");
-        Directory.CreateSymbolicLink(link, BundledPackage);
+        Directory.CreateSymbolicLink(link, BundledPackage.Directory);
         using var again = InferencePipeline.Create(ModelPackage.Open(link), runtime);
 
         Assert.True(again.LoadedOptimized);

@@ -6,8 +6,7 @@ namespace FunctionApp.Tests.Inference;
 
 public sealed class PreparedModelsTests : IDisposable
 {
-    private static readonly string BundledPackage = Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1");
-    private static readonly string BundledModel = Path.Combine(BundledPackage, "resnet18.onnx");
+    private static readonly string BundledModel = Path.Combine(BundledPackage.Directory, "resnet18.onnx");
 
     private readonly TempDirectory _temp = new();
 
@@ -35,13 +34,13 @@ public sealed class PreparedModelsTests : IDisposable
         Assert.False(new PreparedModels(folder).Prepare(BundledModel).Written, "an entry already there is kept");
 
         float[] ordinary;
-        using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(_temp.Sub("none"))))
+        using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(_temp.Sub("none"))))
         {
             Assert.Equal(ModelSource.File, plain.LoadedFrom);
             ordinary = PipelineScores.Of(plain);
         }
 
-        using var fast = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder));
+        using var fast = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(folder));
         Assert.Equal(ModelSource.Prepared, fast.LoadedFrom);
         PipelineScores.AssertClose(ordinary, PipelineScores.Of(fast), 5);
     }
@@ -52,7 +51,7 @@ public sealed class PreparedModelsTests : IDisposable
         var folder = _temp.Sub("prepared");
         new PreparedModels(folder).Prepare(BundledModel);
 
-        using (var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder, cache: true)))
+        using (var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(folder, cache: true)))
         {
             // The prepared form is as fast to load on the next start; a second optimized session would double the peak.
             Assert.Equal(ModelSource.Prepared, pipeline.LoadedFrom);
@@ -60,14 +59,14 @@ public sealed class PreparedModelsTests : IDisposable
         }
 
         float[] expected;
-        using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(_temp.Sub("none"), cache: true)))
+        using (var plain = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(_temp.Sub("none"), cache: true)))
         {
             Assert.Equal(ModelSource.File, plain.LoadedFrom);
             expected = PipelineScores.Of(plain);
             Assert.Equal(1, plain.SaveOptimized());
         }
 
-        using var cached = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder, cache: true));
+        using var cached = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(folder, cache: true));
         Assert.Equal(ModelSource.MachineCache, cached.LoadedFrom);
         PipelineScores.AssertClose(expected, PipelineScores.Of(cached), 5);
     }
@@ -140,7 +139,7 @@ public sealed class PreparedModelsTests : IDisposable
         var entry = new PreparedModels(folder).Prepare(BundledModel);
         File.WriteAllBytes(Path.Combine(folder, entry.Key, PreparedModels.GraphFile), [0x3A, 0xFF, 0xFF, 0xFF, 0x0F, 0x01]);
 
-        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(folder));
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(folder));
 
         Assert.Equal(ModelSource.File, pipeline.LoadedFrom);
         Assert.Equal(10, PipelineScores.Of(pipeline).Length);
@@ -155,7 +154,7 @@ public sealed class PreparedModelsTests : IDisposable
         var runtime = Runtime(folder);
         runtime.UsePreparedModels = false;
 
-        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage), runtime);
+        using var pipeline = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), runtime);
 
         Assert.Equal(ModelSource.File, pipeline.LoadedFrom);
     }

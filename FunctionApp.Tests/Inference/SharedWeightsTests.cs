@@ -9,8 +9,6 @@ namespace FunctionApp.Tests.Inference;
 /// </summary>
 public sealed class SharedWeightsTests : IDisposable
 {
-    private static readonly string BundledPackage = Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1");
-
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -22,7 +20,7 @@ public sealed class SharedWeightsTests : IDisposable
     public void TwoSessionsFromTheCache_MapTheWeightsOnce_ScoreAsTheModelDoes_AndUnmapThemWhenBothAreGone()
     {
         float[] expected;
-        using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: true)))
+        using (var cold = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(share: true)))
         {
             expected = PipelineScores.Of(cold);
             Assert.Equal(1, cold.SaveOptimized());
@@ -32,15 +30,15 @@ public sealed class SharedWeightsTests : IDisposable
         string weights = Path.Combine(Directory.GetDirectories(cache).Single(d => !Path.GetFileName(d).StartsWith('.')), OptimizedModelCache.WeightsFile);
         Assert.Equal(0, Mappings(weights));
 
-        var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: true));
-        var second = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: true));
+        var first = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(share: true));
+        var second = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(share: true));
         Assert.True(first.LoadedOptimized && second.LoadedOptimized, "both load from the cache");
         Assert.Equal(1, Mappings(weights));
         PipelineScores.AssertClose(expected, PipelineScores.Of(first), 4);
         PipelineScores.AssertClose(expected, PipelineScores.Of(second), 4);
 
         // ONNX Runtime's own way, for comparison: a mapping per weight, for this session alone.
-        using (var own = InferencePipeline.Create(ModelPackage.Open(BundledPackage), Runtime(share: false)))
+        using (var own = InferencePipeline.Create(ModelPackage.Open(BundledPackage.Directory), Runtime(share: false)))
         {
             PipelineScores.AssertClose(expected, PipelineScores.Of(own), 4);
             Assert.True(Mappings(weights) > 10, $"{Mappings(weights)} mappings with ONNX Runtime mapping the weights itself");

@@ -19,7 +19,7 @@ public sealed class BundledModelQuantizeTests : IDisposable
         var root = _temp.Sub("models");
         var source = Path.Combine(root, "fashion-resnet18", "1");
         Directory.CreateDirectory(source);
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1")))
+        foreach (var file in Directory.EnumerateFiles(BundledPackage.Directory))
             File.Copy(file, Path.Combine(source, Path.GetFileName(file)));
         var fashion = Images.TestData("fashion");
         using var output = new StringWriter();

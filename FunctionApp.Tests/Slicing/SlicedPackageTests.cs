@@ -181,5 +181,5 @@ public sealed class SlicedPackageTests : IDisposable
 
 internal static class TestServicesDefault
 {
-    public static ModelEntry Entry() => new("fashion-resnet18", "1", Path.Combine(AppContext.BaseDirectory, "models", "fashion-resnet18", "1"));
+    public static ModelEntry Entry() => new("fashion-resnet18", "1", BundledPackage.Directory);
 }
