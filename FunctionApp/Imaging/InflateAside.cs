@@ -34,7 +34,6 @@ public sealed class InflateAside : IDisposable
     private int _owner;
     private int _produced;
     private int _consumed;
-    private volatile bool _done;
     private volatile bool _stop;
     private Exception? _error;
 
@@ -91,7 +90,7 @@ public sealed class InflateAside : IDisposable
         var spin = default(SpinWait);
         while (Volatile.Read(ref _produced) <= batch)
         {
-            if (_done && Volatile.Read(ref _produced) <= batch)
+            if (_finished.IsSet && Volatile.Read(ref _produced) <= batch)
             {
                 Rethrow();
                 return false;
@@ -167,7 +166,6 @@ public sealed class InflateAside : IDisposable
         }
         finally
         {
-            _done = true;
             _finished.Set();
         }
     }
