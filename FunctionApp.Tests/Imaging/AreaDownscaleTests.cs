@@ -1,5 +1,6 @@
 using FunctionApp.Imaging;
 using FunctionApp.Tests.Support;
+using System.Runtime.Intrinsics;
 using Microsoft.Extensions.Options;
 using SkiaSharp;
 
@@ -129,5 +130,39 @@ public class AreaDownscaleTests
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Every block size the reciprocal serves, and sizes above it that divide: for each average k, the lowest and the
+    /// highest sums that round to it. The float product grows with the sum, so those two bound every sum between.
+    /// </summary>
+    [Fact]
+    public void BlockAverage_EverySumOfEveryBlockSize_RoundsAsIntegerDivisionDoes()
+    {
+        int checkedSums = 0;
+        string? firstWrong = null;
+        foreach (int count in Enumerable.Range(1, 4100).Concat([10_000, 65_536, 1_000_000]))
+        {
+            var average = new AreaDownscale.BlockAverage(count);
+            uint half = (uint)(count / 2), max = 255u * (uint)count;
+            for (uint k = 0; k < 256; k++)
+            {
+                uint low = (uint)Math.Max(0L, (k * (long)count) - half), high = Math.Min(max, (k * (uint)count) + (uint)count - 1 - half);
+                if (low > high)
+                    continue;
+                uint mid = low + ((high - low) / 2);
+                uint packed = average.Pack(Vector128.Create(low, high, mid, Math.Min(low + 1, high)));
+                uint[] sums = [low, high, mid, Math.Min(low + 1, high)];
+                for (int c = 0; c < 4; c++, checkedSums++)
+                {
+                    uint expected = (sums[c] + half) / (uint)count, actual = (packed >> (8 * c)) & 0xFF;
+                    if (expected != actual)
+                        firstWrong ??= $"block of {count}, sum {sums[c]}: {actual}, not {expected}";
+                }
+            }
+        }
+
+        Assert.Null(firstWrong);
+        Assert.True(checkedSums > 4_000_000);
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using SkiaSharp;
@@ -51,7 +52,7 @@ public static class AreaDownscale
         {
             var columnSums = rented.AsSpan(0, inW * 4);
             ref uint sums = ref MemoryMarshal.GetArrayDataReference(rented);
-            var divider = default(BlockDivider);
+            var average = default(BlockAverage);
             for (int oy = 0; oy < outH; oy++)
             {
                 columnSums.Clear();
@@ -59,20 +60,18 @@ public static class AreaDownscale
                 for (int y = ys; y < ye; y++)
                     AddRow(src.Slice((y * srcStride) + (x0 * 4), inW * 4), columnSums);
 
-                var outRow = dst.Slice(oy * dstStride, outW * 4);
-                uint rows = (uint)(ye - ys);
+                ref byte outRow = ref MemoryMarshal.GetReference(dst.Slice(oy * dstStride, outW * 4));
+                int rows = ye - ys;
                 for (int ox = 0; ox < outW; ox++)
                 {
                     int xs = ox * kx, xe = Math.Min(xs + kx, inW);
                     var block = Vector128<uint>.Zero;
                     for (int x = xs; x < xe; x++)
                         block += Vector128.LoadUnsafe(ref sums, (nuint)(x * 4));
-                    divider.Use(rows * (uint)(xe - xs));
-                    int o = ox * 4;
-                    outRow[o] = divider.Average(block.GetElement(0));
-                    outRow[o + 1] = divider.Average(block.GetElement(1));
-                    outRow[o + 2] = divider.Average(block.GetElement(2));
-                    outRow[o + 3] = divider.Average(block.GetElement(3));
+                    int count = rows * (xe - xs);
+                    if (count != average.Count)
+                        average = new BlockAverage(count);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref outRow, ox * 4), average.Pack(block));
                 }
             }
         }
@@ -114,27 +113,48 @@ public static class AreaDownscale
     }
 
     /// <summary>
-    /// Rounded averages of a block's sums, by a multiply and a shift instead of a division per channel. With
-    /// m = floor(2^32 / n) + 1, floor(x * m / 2^32) is floor(x / n) for every x below 2^32 / n; the sums here stay
-    /// below 256 n, so that holds for blocks of fewer than 4096 pixels, and larger ones divide.
+    /// The rounded averages of a block's four channel sums, floor((sum + n / 2) / n) for a block of n pixels, all four
+    /// at once. Below 4096 pixels it multiplies in single precision by the reciprocal of n nudged up by 2^-22, which is
+    /// exact: the sums (under 2^20) and the halves are exact as floats, and the roundings of the reciprocal and of the
+    /// product move the product by less than 0.75 x 2^-22 of itself, which the nudge outweighs, so the product is never
+    /// below the true quotient; and it is at most 1.75 x 2^-22 x 256 (under 1/4096) above it, nearer than a fraction
+    /// with denominator n comes to the next integer. Larger blocks divide.
     /// </summary>
-    private struct BlockDivider
+    public readonly struct BlockAverage
     {
-        private uint _count;
-        private uint _half;
-        private ulong _multiplier;
+        private const int MaxReciprocalCount = 4095;
+        private readonly Vector128<float> _half;
+        private readonly Vector128<float> _scale;
 
-        public void Use(uint count)
+        public BlockAverage(int count)
         {
-            if (count == _count)
-                return;
-            _count = count;
-            _half = count / 2;
-            _multiplier = count < 4096 ? (1UL << 32) / count + 1 : 0;
+            ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+            Count = count;
+            _half = Vector128.Create((float)(count / 2));
+            _scale = Vector128.Create(1f / count * (1f + (1f / (1 << 22))));
         }
 
-        public readonly byte Average(uint sum) => _multiplier != 0
-            ? (byte)(((sum + _half) * _multiplier) >> 32)
-            : (byte)((sum + _half) / _count);
+        /// <summary>The block's pixel count (0 for the default instance, which averages nothing).</summary>
+        public int Count { get; }
+
+        /// <summary>The four averages of <paramref name="sums"/> as the bytes of one pixel, the first channel lowest.</summary>
+        public uint Pack(Vector128<uint> sums)
+        {
+            Vector128<int> averages;
+            if (Count <= MaxReciprocalCount)
+            {
+                averages = Vector128.ConvertToInt32(Vector128.Floor((Vector128.ConvertToSingle(sums.AsInt32()) + _half) * _scale));
+            }
+            else
+            {
+                uint half = (uint)(Count / 2), count = (uint)Count;
+                averages = Vector128.Create(
+                    (int)((sums.GetElement(0) + half) / count), (int)((sums.GetElement(1) + half) / count),
+                    (int)((sums.GetElement(2) + half) / count), (int)((sums.GetElement(3) + half) / count));
+            }
+
+            var words = Vector128.Narrow(averages, averages).AsUInt16();
+            return Vector128.Narrow(words, words).AsUInt32().ToScalar();
+        }
     }
 }
