@@ -118,6 +118,8 @@ public sealed class PublishedBuildTests : IClassFixture<PublishedBuild>, IAsyncL
         Assert.True(properties.GetProperty("System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault").GetBoolean());
         Assert.True(properties.GetProperty("System.StartupHookProvider.IsSupported").GetBoolean());
         Assert.True(properties.GetProperty("System.Globalization.Invariant").GetBoolean());
+        // ML.NET's copy of a 224x224 RGB input tensor (an array of 150,528 floats) starts in generation 0.
+        Assert.True(properties.GetProperty("System.GC.LOHThreshold").GetInt64() > (3 * 224 * 224 * sizeof(float)) + 32);
 
         // The bundled model ships prepared, found by its content wherever the models folder lies.
         var prepared = new FunctionApp.Inference.PreparedModels(Path.Combine(_build.Output, FunctionApp.Inference.PreparedModels.FolderName));

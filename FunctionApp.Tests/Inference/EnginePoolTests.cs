@@ -507,4 +507,20 @@ public class EnginePoolTests : IDisposable
         Assert.Null(pipeline.WarmUpTime);
         Assert.Null(pool.ColdStart.FirstPredictionTime);
     }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(4L << 20, true)]
+    [InlineData(-1, false)]
+    [InlineData((1L << 30) + 1, false)]
+    public void Options_CollectGen0AfterBytes_TakesZeroUpToAGibibyte(long bytes, bool valid)
+    {
+        var options = new EnginePoolOptions { CollectGen0AfterBytes = bytes };
+        var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+
+        bool passed = System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), errors, validateAllProperties: true);
+
+        Assert.Equal(valid, passed);
+        Assert.Equal(valid ? 0 : 1, errors.Count);
+    }
 }

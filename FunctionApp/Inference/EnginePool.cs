@@ -44,6 +44,7 @@ public sealed partial class EnginePool : IAsyncDisposable
     private int _requests;
     private long _loneRuns;
     private readonly TimeSpan _backgroundDelay;
+    private readonly long _gen0Budget;
 
     public EnginePool(string model, string version, Func<InferencePipeline> load, EnginePoolOptions options, ILogger<EnginePool> logger, InferenceMetrics? metrics = null, OnnxRuntimeOptions? runtime = null, LoneSession? lone = null)
     {
@@ -59,6 +60,7 @@ public sealed partial class EnginePool : IAsyncDisposable
         _slots = new PrioritySlots(_maxEngines);
         _lone = lone;
         _backgroundDelay = options.LoneSessionDelay;
+        _gen0Budget = options.CollectGen0AfterBytes;
     }
 
     public string Model { get; }
@@ -252,6 +254,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             {
                 using var work = CpuWork.Begin();
                 engine.Predict(new TensorInput { Pixels = tensor }, ref output);
+                Gen0Pacing.AfterRun(_gen0Budget);
             }
             catch
             {
@@ -419,6 +422,7 @@ public sealed partial class EnginePool : IAsyncDisposable
             {
                 using var work = CpuWork.Begin();
                 scores = pipeline.ScoreBatch(tensors, cancellationToken);
+                Gen0Pacing.AfterRun(_gen0Budget);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -24,6 +24,14 @@ public sealed class EnginePoolOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan LoneSessionDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// After a run, collect the managed heap's youngest generation once the process has allocated this many bytes since
+    /// its last collection (see <see cref="Gen0Pacing"/>); 0 leaves it to the collector. ML.NET's copy of every input
+    /// tensor passes through it, and the collector would otherwise let it grow to 16 MB first.
+    /// </summary>
+    [Range(0, 1L << 30)]
+    public long CollectGen0AfterBytes { get; set; } = 4L << 20;
 }
 
 public enum BatchScoring
